@@ -1,0 +1,371 @@
+//! Parse the payload and flatten it to dotted keys in one pass, straight
+//! into the output object.
+//!
+//! No recursion per nesting level: open objects live on a fixed stack of
+//! prefix lengths (Fluent Bit's interpreter stack is 8 KiB by default and a
+//! recursive parser overflows it near 16 levels). Arrays are not flattened;
+//! they, and anything inside them, are copied compactly by
+//! [`json::copy_value`].
+//!
+//! The rules (SPEC section 2): nested objects become `a.b.c` keys at any
+//! depth; an empty object stays `{}`; numbers keep their text; strings are
+//! re-encoded minimally; the top-level `location`, when it is a string
+//! holding a JSON object, is parsed and flattened under `location.`.
+
+use crate::error::{Error, ErrorKind, Expected, MAX_DEPTH};
+use crate::json::{self, Strings, at, copy_value, encode_text, literal, number, skip_ws, string, unexpected};
+use crate::object::ObjectWriter;
+use crate::scan::find_string_special;
+
+const LOCATION: &[u8] = b"location";
+
+/// Buffers reused across records.
+pub(crate) struct Flattener {
+    /// The dotted path of the open objects, JSON-encoded, ending in `.`.
+    prefix: Vec<u8>,
+    /// A key that needed decoding (escapes or non-ASCII).
+    key: Vec<u8>,
+    /// The decoded text of a `location` string.
+    location: Vec<u8>,
+}
+
+impl Flattener {
+    pub(crate) const fn new() -> Self {
+        Flattener {
+            prefix: Vec::new(),
+            key: Vec::new(),
+            location: Vec::new(),
+        }
+    }
+
+    /// Flattens the payload object starting at `start` of `line` into `out`;
+    /// returns the position after it.
+    pub(crate) fn payload(&mut self, line: &[u8], start: usize, out: &mut ObjectWriter) -> Result<usize, Error> {
+        match at(line, start) {
+            Some(b'{') => {}
+            Some(found) => return Err(Error::new(ErrorKind::NotAnObject(found), start)),
+            None => return Err(Error::new(ErrorKind::NoPayload, start)),
+        }
+        self.prefix.clear();
+        let Flattener { prefix, key, location } = self;
+        let end = object(line, start, prefix, key, out, Some(location))?;
+        Ok(end)
+    }
+}
+
+/// Flattens the object at `start` (its `{`) under the current `prefix`.
+/// `location` is the buffer for the top-level `location` rule, or `None`
+/// where the rule does not apply (inside `location` itself).
+fn object(
+    src: &[u8],
+    start: usize,
+    prefix: &mut Vec<u8>,
+    key_buf: &mut Vec<u8>,
+    out: &mut ObjectWriter,
+    mut location: Option<&mut Vec<u8>>,
+) -> Result<usize, Error> {
+    // Prefix length to restore when each open object closes.
+    let mut restore = [0usize; MAX_DEPTH];
+    let base = prefix.len();
+    let mut depth = 1;
+    let mut pos = skip_ws(src, start + 1);
+    if at(src, pos) == Some(b'}') {
+        return Ok(pos + 1);
+    }
+    let mut expected = Expected::KeyOrEnd;
+    loop {
+        // A key.
+        if at(src, pos) != Some(b'"') {
+            return Err(unexpected(src, pos, expected));
+        }
+        let key_start = pos + 1;
+        let run = find_string_special(src.get(key_start..).unwrap_or_default());
+        let key: &[u8] = if at(src, key_start + run) == Some(b'"') {
+            pos = key_start + run + 1;
+            src.get(key_start..key_start + run).unwrap_or_default()
+        } else {
+            key_buf.clear();
+            pos = string(src, key_start, key_buf, Strings::Encode)?;
+            key_buf
+        };
+        pos = skip_ws(src, pos);
+        if at(src, pos) != Some(b':') {
+            return Err(unexpected(src, pos, Expected::Colon));
+        }
+        pos = skip_ws(src, pos + 1);
+
+        // Its value.
+        match at(src, pos) {
+            Some(b'{') => {
+                if depth >= MAX_DEPTH {
+                    return Err(Error::new(ErrorKind::TooDeep(MAX_DEPTH), pos));
+                }
+                let inner = skip_ws(src, pos + 1);
+                if at(src, inner) == Some(b'}') {
+                    out.field(prefix, key).extend_from_slice(b"{}");
+                    pos = inner + 1;
+                } else {
+                    if let Some(slot) = restore.get_mut(depth) {
+                        *slot = prefix.len();
+                    }
+                    prefix.extend_from_slice(key);
+                    prefix.push(b'.');
+                    depth += 1;
+                    pos = inner;
+                    expected = Expected::Key;
+                    continue;
+                }
+            }
+            Some(b'[') => {
+                let value = out.field(prefix, key);
+                pos = copy_value(src, pos, value, depth, MAX_DEPTH)?;
+            }
+            Some(b'"') => {
+                let is_location = depth == 1 && key == LOCATION;
+                match location.as_deref_mut() {
+                    Some(buf) if is_location => {
+                        pos = location_field(src, pos, prefix, key_buf, buf, out)?;
+                    }
+                    _ => {
+                        let value = out.field(prefix, key);
+                        value.push(b'"');
+                        pos = string(src, pos + 1, value, Strings::Encode)?;
+                        value.push(b'"');
+                    }
+                }
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let end = number(src, pos)?;
+                out.field(prefix, key)
+                    .extend_from_slice(src.get(pos..end).unwrap_or_default());
+                pos = end;
+            }
+            Some(b't' | b'f' | b'n') => {
+                let end = literal(src, pos)?;
+                out.field(prefix, key)
+                    .extend_from_slice(src.get(pos..end).unwrap_or_default());
+                pos = end;
+            }
+            _ => return Err(unexpected(src, pos, Expected::Value)),
+        }
+
+        // After a value: the next key, or close objects.
+        loop {
+            pos = skip_ws(src, pos);
+            match at(src, pos) {
+                Some(b',') => {
+                    pos = skip_ws(src, pos + 1);
+                    expected = Expected::Key;
+                    break;
+                }
+                Some(b'}') => {
+                    pos += 1;
+                    depth -= 1;
+                    if depth == 0 {
+                        prefix.truncate(base);
+                        return Ok(pos);
+                    }
+                    prefix.truncate(restore.get(depth).copied().unwrap_or(base));
+                }
+                _ => return Err(unexpected(src, pos, Expected::CommaOrObjectEnd)),
+            }
+        }
+    }
+}
+
+/// The top-level `location`: a string that holds a JSON object is flattened
+/// under `location.`; anything else stays the string it was.
+fn location_field(
+    src: &[u8],
+    pos: usize,
+    prefix: &mut Vec<u8>,
+    key_buf: &mut Vec<u8>,
+    text: &mut Vec<u8>,
+    out: &mut ObjectWriter,
+) -> Result<usize, Error> {
+    text.clear();
+    let end = string(src, pos + 1, text, Strings::Decode)?;
+    let mark = out.mark();
+    if flatten_embedded(text, prefix, key_buf, out).is_err() {
+        out.rollback(mark);
+        let value = out.field(prefix, LOCATION);
+        value.push(b'"');
+        encode_text(text, value);
+        value.push(b'"');
+    }
+    Ok(end)
+}
+
+/// Flattens `text` under `location.` if it is exactly one JSON object
+/// (whitespace around it allowed).
+fn flatten_embedded(
+    text: &[u8],
+    prefix: &mut Vec<u8>,
+    key_buf: &mut Vec<u8>,
+    out: &mut ObjectWriter,
+) -> Result<(), Error> {
+    let start = skip_ws(text, 0);
+    if at(text, start) != Some(b'{') {
+        return Err(json::unexpected(text, start, Expected::Value));
+    }
+    let base = prefix.len();
+    prefix.extend_from_slice(LOCATION);
+    prefix.push(b'.');
+    let inner = skip_ws(text, start + 1);
+    let result = if at(text, inner) == Some(b'}') {
+        // `"{}"`: an empty object, kept as `location: {}`.
+        prefix.truncate(base);
+        out.field(prefix, LOCATION).extend_from_slice(b"{}");
+        Ok(inner + 1)
+    } else {
+        object(text, start, prefix, key_buf, out, None)
+    };
+    prefix.truncate(base);
+    let end = skip_ws(text, result?);
+    match at(text, end) {
+        None => Ok(()),
+        Some(_) => Err(unexpected(text, end, Expected::Value)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flat(payload: &str) -> Result<String, Error> {
+        let mut f = Flattener::new();
+        let mut w = ObjectWriter::new();
+        w.begin();
+        let end = f.payload(payload.as_bytes(), 0, &mut w)?;
+        assert_eq!(end, payload.len(), "consumed all of {payload}");
+        w.finish();
+        Ok(String::from_utf8(w.text().to_vec()).unwrap())
+    }
+
+    fn err(payload: &str) -> ErrorKind {
+        flat(payload).unwrap_err().kind()
+    }
+
+    #[test]
+    fn nested_objects_become_dotted_keys() {
+        assert_eq!(
+            flat(r#"{"connection":{"client_ip":"1.2.3.4","resource_port":80},"user":{"email":"a@b"}}"#).unwrap(),
+            r#"{"connection.client_ip":"1.2.3.4","connection.resource_port":80,"user.email":"a@b"}"#
+        );
+    }
+
+    #[test]
+    fn client_geo_flattens_at_any_depth() {
+        assert_eq!(
+            flat(r#"{"connection":{"client_geo":{"country":{"iso_code":"GB"},"location":{"latitude":51.5}}}}"#).unwrap(),
+            r#"{"connection.client_geo.country.iso_code":"GB","connection.client_geo.location.latitude":51.5}"#
+        );
+    }
+
+    #[test]
+    fn empty_objects_stay_empty_objects() {
+        assert_eq!(flat(r#"{"a":{},"b":{"c":{ }}}"#).unwrap(), r#"{"a":{},"b.c":{}}"#);
+        assert_eq!(flat("{}").unwrap(), "{}");
+    }
+
+    #[test]
+    fn arrays_stay_arrays_with_elements_unchanged() {
+        assert_eq!(
+            flat(r#"{"relays":[{"ip":"1.1.1.1","name":"relaybalancer+https:\/\/relays.twingate.com","port":30000}],"e":[]}"#)
+                .unwrap(),
+            r#"{"relays":[{"ip":"1.1.1.1","name":"relaybalancer+https://relays.twingate.com","port":30000}],"e":[]}"#
+        );
+    }
+
+    #[test]
+    fn numbers_are_copied_verbatim() {
+        assert_eq!(
+            flat(r#"{"rx":18446744073709551616,"tx":-0,"ratio":1.5e-7,"lat":47.60620}"#).unwrap(),
+            r#"{"rx":18446744073709551616,"tx":-0,"ratio":1.5e-7,"lat":47.60620}"#
+        );
+    }
+
+    #[test]
+    fn literals_keep_their_type() {
+        assert_eq!(flat(r#"{"ok":true,"no":false,"note":null}"#).unwrap(), r#"{"ok":true,"no":false,"note":null}"#);
+    }
+
+    #[test]
+    fn location_holding_an_object_is_flattened() {
+        assert_eq!(
+            flat(r#"{"location":"{\"geoip\":{\"city\":\"K\u00f6ln\",\"lat\":47.6}}"}"#).unwrap(),
+            r#"{"location.geoip.city":"Köln","location.geoip.lat":47.6}"#
+        );
+        assert_eq!(flat(r#"{"location":" {} "}"#).unwrap(), r#"{"location":{}}"#);
+    }
+
+    #[test]
+    fn location_holding_anything_else_stays_a_string() {
+        for (payload, expected) in [
+            (r#"{"location":"not json"}"#, r#"{"location":"not json"}"#),
+            (r#"{"location":"[1,2]"}"#, r#"{"location":"[1,2]"}"#),
+            (r#"{"location":"{\"a\":1} x"}"#, r#"{"location":"{\"a\":1} x"}"#),
+            (r#"{"location":"{\"a\":"}"#, r#"{"location":"{\"a\":"}"#),
+            (r#"{"location":"\u0001"}"#, r#"{"location":"\u0001"}"#),
+        ] {
+            assert_eq!(flat(payload).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn location_rule_is_top_level_only() {
+        assert_eq!(flat(r#"{"a":{"location":"{\"b\":1}"}}"#).unwrap(), r#"{"a.location":"{\"b\":1}"}"#);
+        assert_eq!(
+            flat(r#"{"location":"{\"location\":\"{}\"}"}"#).unwrap(),
+            r#"{"location.location":"{}"}"#
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_last_wins_without_repeats() {
+        assert_eq!(flat(r#"{"event_type":"a","event_type":"b","timestamp":1}"#).unwrap(), r#"{"event_type":"b","timestamp":1}"#);
+        assert_eq!(flat(r#"{"a.b":1,"a":{"b":2}}"#).unwrap(), r#"{"a.b":2}"#);
+    }
+
+    #[test]
+    fn keys_are_decoded_and_reencoded() {
+        assert_eq!(flat(r#"{"a\/b":{"\u00e9":1},"q\"":2}"#).unwrap(), r#"{"a/b.é":1,"q\"":2}"#);
+    }
+
+    #[test]
+    fn nesting_64_is_an_event_65_is_an_error() {
+        let nested = |depth: usize| "{\"a\":".repeat(depth - 1) + "{}" + &"}".repeat(depth - 1);
+        let ok = flat(&nested(64)).unwrap();
+        assert!(ok.starts_with(r#"{"a.a.a"#) && ok.ends_with(r#"":{}}"#));
+        assert_eq!(err(&nested(65)), ErrorKind::TooDeep(64));
+        let arrays = "{\"a\":".to_string() + &"[".repeat(63) + &"]".repeat(63) + "}";
+        assert!(flat(&arrays).is_ok());
+        let arrays = "{\"a\":".to_string() + &"[".repeat(64) + &"]".repeat(64) + "}";
+        assert_eq!(err(&arrays), ErrorKind::TooDeep(64));
+        assert_eq!(err(&("{\"a\":".repeat(3000) + "1" + &"}".repeat(3000))), ErrorKind::TooDeep(64));
+    }
+
+    #[test]
+    fn broken_payloads_say_what_and_where() {
+        assert_eq!(err(""), ErrorKind::NoPayload);
+        assert_eq!(err("[]"), ErrorKind::NotAnObject(b'['));
+        assert_eq!(err("42"), ErrorKind::NotAnObject(b'4'));
+        assert_eq!(err("{"), ErrorKind::Truncated(Expected::KeyOrEnd));
+        assert_eq!(err(r#"{"a":"#), ErrorKind::Truncated(Expected::Value));
+        assert_eq!(err(r#"{"a":1"#), ErrorKind::Truncated(Expected::CommaOrObjectEnd));
+        assert_eq!(err(r#"{"a":1,}"#), ErrorKind::Unexpected { found: b'}', expected: Expected::Key });
+        assert_eq!(err(r#"{'a':1}"#), ErrorKind::Unexpected { found: b'\'', expected: Expected::KeyOrEnd });
+        assert_eq!(err(r#"{"a":NaN}"#), ErrorKind::Unexpected { found: b'N', expected: Expected::Value });
+        assert_eq!(err("{\"a\":\"tab\there\"}"), ErrorKind::ControlCharacter(b'\t'));
+        let e = flat(r#"{"a":{"b":1}x"#).unwrap_err();
+        assert_eq!((e.kind(), e.offset()), (ErrorKind::Unexpected { found: b'x', expected: Expected::CommaOrObjectEnd }, 12));
+    }
+
+    #[test]
+    fn trailing_text_is_left_to_the_caller() {
+        let mut f = Flattener::new();
+        let mut w = ObjectWriter::new();
+        w.begin();
+        assert_eq!(f.payload(br#"{"a":1} {"b":2}"#, 0, &mut w), Ok(7));
+    }
+}

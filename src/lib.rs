@@ -1,0 +1,31 @@
+//! Twingate Connector analytics lines → flat, typed log records.
+//!
+//! The pipeline, one module per step:
+//!
+//! 1. [`record`]: find the line in a record (`log`, `message` or `MESSAGE`);
+//! 2. [`recognize`]: is it an `ANALYTICS {json}` line (bare or after a syslog
+//!    header)?
+//! 3. [`flatten`]: parse the payload (no recursion: an explicit stack) and
+//!    flatten it to dotted keys straight into the output;
+//! 4. [`object`]: write the output object (record fields first, payload
+//!    fields after, duplicate keys resolved last-wins).
+//!
+//! [`Transformer`] runs the steps and owns every buffer, so a warm
+//! transformer allocates nothing per record. The doors (the Fluent Bit ABI in
+//! `fluent_bit`, the CLI, ...) are thin layers over it; this core is safe
+//! Rust and knows nothing about any host.
+
+pub mod error;
+mod flatten;
+mod json;
+mod object;
+mod recognize;
+mod record;
+mod scan;
+mod transform;
+
+#[cfg(target_arch = "wasm32")]
+mod fluent_bit;
+
+pub use error::{Category, Error, ErrorKind, MAX_DEPTH};
+pub use transform::{NonAnalytics, Options, Outcome, Profile, Transformer};

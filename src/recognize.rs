@@ -1,0 +1,137 @@
+//! Is this line an analytics line? Decided from its first bytes, before any
+//! JSON is parsed, so service lines cost almost nothing.
+//!
+//! An analytics line is the word `ANALYTICS` at the start of the line, or
+//! after a syslog-style header and `: ` (the header at most 512 bytes, with no
+//! `{`), followed by a space or a tab, or by nothing (a broken event).
+//! `ANALYTICSX ...`, ` ANALYTICS ...` and `analytics ...` are not.
+
+use crate::scan::find_either;
+
+const WORD: &[u8] = b"ANALYTICS";
+const HEADER_SEPARATOR: &[u8] = b": ANALYTICS";
+/// The longest syslog header accepted before `: ANALYTICS`.
+pub(crate) const MAX_HEADER: usize = 512;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Analytics {
+    /// The syslog header ends here (the `: ` not included), if there is one.
+    pub header_end: Option<usize>,
+    /// Where the JSON should start: after the word and its blanks.
+    pub body: usize,
+}
+
+/// The line without its trailing `\n` / `\r\n` (any run of them).
+pub(crate) fn strip_line_end(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    while end > 0 && matches!(line.get(end - 1), Some(b'\n' | b'\r')) {
+        end -= 1;
+    }
+    line.get(..end).unwrap_or_default()
+}
+
+/// Recognizes an analytics line; `line` has no line ending.
+pub(crate) fn recognize(line: &[u8]) -> Option<Analytics> {
+    if line.starts_with(WORD) {
+        return after_word(line, WORD.len(), None);
+    }
+    // The first `: ANALYTICS` within the header limit, before any `{`.
+    let window = line.get(..line.len().min(MAX_HEADER + 1)).unwrap_or(line);
+    let mut at = 0;
+    loop {
+        at += find_either(window.get(at..).unwrap_or_default(), b':', b'{');
+        match window.get(at) {
+            Some(b':') if line.get(at..).is_some_and(|l| l.starts_with(HEADER_SEPARATOR)) => {
+                return after_word(line, at + HEADER_SEPARATOR.len(), Some(at));
+            }
+            Some(b':') => at += 1,
+            _ => return None,
+        }
+    }
+}
+
+fn after_word(line: &[u8], mut at: usize, header_end: Option<usize>) -> Option<Analytics> {
+    match line.get(at) {
+        None => {}
+        Some(b' ' | b'\t') => {
+            while let Some(b' ' | b'\t') = line.get(at) {
+                at += 1;
+            }
+        }
+        Some(_) => return None,
+    }
+    Some(Analytics {
+        header_end,
+        body: at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(line: &str) -> Option<Analytics> {
+        recognize(line.as_bytes())
+    }
+
+    const fn bare(body: usize) -> Option<Analytics> {
+        Some(Analytics { header_end: None, body })
+    }
+
+    #[test]
+    fn the_bare_word_with_a_space_or_tab() {
+        assert_eq!(rec(r#"ANALYTICS {"a":1}"#), bare(10));
+        assert_eq!(rec("ANALYTICS\t {}"), bare(11));
+        assert_eq!(rec("ANALYTICS   {}"), bare(12));
+    }
+
+    #[test]
+    fn the_word_alone_is_a_broken_event() {
+        assert_eq!(rec("ANALYTICS"), bare(9));
+        assert_eq!(rec("ANALYTICS "), bare(10));
+    }
+
+    #[test]
+    fn look_alikes_are_not_analytics() {
+        for line in [
+            r#"ANALYTICSX {"a":1}"#,
+            r#" ANALYTICS {"leading":"space"}"#,
+            r#"analytics {"not":"the prefix"}"#,
+            "[ERROR] [connector] Failed to submit analytics events: Unexpected error",
+            r#"Response was: {"error":true,"status":403}"#,
+            r#"[2026-03-18 19:40:55] [metrics] {"ts":"x"}"#,
+            "ANALYTICS:{}",
+            "",
+        ] {
+            assert_eq!(rec(line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn after_a_syslog_header() {
+        let line = r#"Nov 24 12:00:05 edge-01 twingate-connector[812]: ANALYTICS {"a":1}"#;
+        let header = "Nov 24 12:00:05 edge-01 twingate-connector[812]".len();
+        assert_eq!(rec(line), Some(Analytics { header_end: Some(header), body: header + 12 }));
+        assert_eq!(rec(": ANALYTICS {}"), Some(Analytics { header_end: Some(0), body: 12 }));
+    }
+
+    #[test]
+    fn header_rules() {
+        // A `{` in the header: it is some other JSON-carrying line.
+        assert_eq!(rec(r#"x {y}: ANALYTICS {"a":1}"#), None);
+        // Only the first `: ANALYTICS` counts.
+        assert_eq!(rec(r#"h: ANALYTICSX b: ANALYTICS {"a":1}"#), None);
+        // The header may be 512 bytes, not 513.
+        let ok = "h".repeat(512) + ": ANALYTICS {}";
+        assert_eq!(rec(&ok), Some(Analytics { header_end: Some(512), body: 524 }));
+        let long = "h".repeat(513) + ": ANALYTICS {}";
+        assert_eq!(rec(&long), None);
+    }
+
+    #[test]
+    fn line_endings_are_stripped_together() {
+        assert_eq!(strip_line_end(b"x\r\n"), b"x");
+        assert_eq!(strip_line_end(b"x \r"), b"x ");
+        assert_eq!(strip_line_end(b"\n\n"), b"");
+    }
+}

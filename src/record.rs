@@ -1,0 +1,212 @@
+//! The record around the line: its top-level fields, checked, and which one
+//! holds the line.
+//!
+//! Fluent Bit hands the module the record body as JSON. The fields other
+//! than the line are copied to the output verbatim, so they are checked here
+//! once (strict JSON, UTF-8) and only re-encoded when they need repair.
+
+use crate::error::{Error, ErrorKind, Expected};
+use crate::json::{Strings, Validate, at, copy_value, skip_ws, string, unexpected};
+use crate::scan::find_string_special;
+
+/// Nesting allowed inside a record's own fields (the record is level 1).
+/// Records from Fluent Bit are shallow; this only bounds hostile input.
+pub(crate) const RECORD_MAX_DEPTH: usize = 512;
+
+/// The keys that may hold the line, in order of preference.
+const LINE_KEYS: [&[u8]; 3] = [b"log", b"message", b"MESSAGE"];
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Field {
+    /// The key's content, between its quotes.
+    pub key: (usize, usize),
+    /// The key has no escapes and is ASCII: its bytes are its canonical form.
+    pub plain_key: bool,
+    /// The value's JSON text.
+    pub value: (usize, usize),
+    pub is_string: bool,
+    /// The value holds invalid UTF-8 or a lone surrogate escape: it must be
+    /// re-encoded rather than copied.
+    pub needs_repair: bool,
+}
+
+/// Reads the record's top-level fields into `fields`. Errors are placed in
+/// the record.
+pub(crate) fn scan(record: &[u8], fields: &mut Vec<Field>) -> Result<(), Error> {
+    scan_fields(record, fields).map_err(Error::in_record)
+}
+
+fn scan_fields(record: &[u8], fields: &mut Vec<Field>) -> Result<(), Error> {
+    let mut pos = skip_ws(record, 0);
+    if at(record, pos) != Some(b'{') {
+        return Err(match at(record, pos) {
+            Some(found) => Error::new(ErrorKind::NotAnObject(found), pos),
+            None => Error::new(ErrorKind::Truncated(Expected::Value), pos),
+        });
+    }
+    pos = skip_ws(record, pos + 1);
+    if at(record, pos) == Some(b'}') {
+        return trailing(record, pos + 1);
+    }
+    let mut expected = Expected::KeyOrEnd;
+    loop {
+        if at(record, pos) != Some(b'"') {
+            return Err(unexpected(record, pos, expected));
+        }
+        let key_start = pos + 1;
+        let run = find_string_special(record.get(key_start..).unwrap_or_default());
+        let plain_key = at(record, key_start + run) == Some(b'"');
+        let key_end = if plain_key {
+            key_start + run
+        } else {
+            string(record, key_start, &mut Validate::default(), Strings::Encode)? - 1
+        };
+        pos = skip_ws(record, key_end + 1);
+        if at(record, pos) != Some(b':') {
+            return Err(unexpected(record, pos, Expected::Colon));
+        }
+        pos = skip_ws(record, pos + 1);
+        let value_start = pos;
+        let mut check = Validate::default();
+        let is_string = at(record, pos) == Some(b'"');
+        pos = if is_string {
+            string(record, pos + 1, &mut check, Strings::Encode)?
+        } else {
+            copy_value(record, pos, &mut check, 0, RECORD_MAX_DEPTH)?
+        };
+        fields.push(Field {
+            key: (key_start, key_end),
+            plain_key,
+            value: (value_start, pos),
+            is_string,
+            needs_repair: check.repaired,
+        });
+        pos = skip_ws(record, pos);
+        match at(record, pos) {
+            Some(b',') => pos = skip_ws(record, pos + 1),
+            Some(b'}') => return trailing(record, pos + 1),
+            _ => return Err(unexpected(record, pos, Expected::CommaOrObjectEnd)),
+        }
+        expected = Expected::Key;
+    }
+}
+
+/// Only whitespace may follow the record's object.
+fn trailing(record: &[u8], pos: usize) -> Result<(), Error> {
+    let pos = skip_ws(record, pos);
+    match at(record, pos) {
+        None => Ok(()),
+        Some(found) => Err(Error::new(
+            ErrorKind::Unexpected {
+                found,
+                expected: Expected::Value,
+            },
+            pos,
+        )),
+    }
+}
+
+/// The field's key in canonical (minimally escaped) form, decoded into
+/// `scratch` when it is not plain.
+pub(crate) fn canonical_key<'a>(record: &'a [u8], field: &Field, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+    if field.plain_key {
+        return record.get(field.key.0..field.key.1).unwrap_or_default();
+    }
+    scratch.clear();
+    // Already validated by `scan`; an error cannot happen here.
+    let _ = string(record, field.key.0, scratch, Strings::Encode);
+    scratch
+}
+
+/// The field holding the line, and its key: the first of `log`, `message`,
+/// `MESSAGE` whose value (the last one, if the key repeats) is a string.
+pub(crate) fn line_field(
+    record: &[u8],
+    fields: &[Field],
+    scratch: &mut Vec<u8>,
+) -> Option<(usize, &'static [u8])> {
+    let mut found: [Option<usize>; 3] = [None; 3];
+    for (i, field) in fields.iter().enumerate() {
+        let key = canonical_key(record, field, scratch);
+        if let Some(rank) = LINE_KEYS.iter().position(|k| *k == key) {
+            if let Some(slot) = found.get_mut(rank) {
+                *slot = Some(i);
+            }
+        }
+    }
+    found
+        .into_iter()
+        .zip(LINE_KEYS)
+        .find_map(|(index, key)| {
+            let index = index?;
+            fields.get(index)?.is_string.then_some((index, key))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(record: &str) -> Result<Vec<Field>, Error> {
+        let mut out = Vec::new();
+        scan(record.as_bytes(), &mut out)?;
+        Ok(out)
+    }
+
+    fn line_key(record: &str) -> Option<String> {
+        let fs = fields(record).unwrap();
+        let mut scratch = Vec::new();
+        let (i, key) = line_field(record.as_bytes(), &fs, &mut scratch)?;
+        let canonical = canonical_key(record.as_bytes(), &fs[i], &mut scratch);
+        assert_eq!(canonical, key);
+        Some(String::from_utf8(key.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn top_level_fields_with_their_spans() {
+        let r = r#" {"log":"x\n", "stream" : "stdout","n":[1,{"a":2}]} "#;
+        let fs = fields(r).unwrap();
+        let texts: Vec<&str> = fs.iter().map(|f| &r[f.value.0..f.value.1]).collect();
+        assert_eq!(texts, [r#""x\n""#, r#""stdout""#, r#"[1,{"a":2}]"#]);
+        assert!(fs[0].is_string && !fs[2].is_string);
+    }
+
+    #[test]
+    fn preference_log_then_message_then_upper_message() {
+        assert_eq!(line_key(r#"{"MESSAGE":"a","message":"b","log":"c"}"#).as_deref(), Some("log"));
+        assert_eq!(line_key(r#"{"MESSAGE":"a","message":"b"}"#).as_deref(), Some("message"));
+        assert_eq!(line_key(r#"{"MESSAGE":"a","_PID":"1"}"#).as_deref(), Some("MESSAGE"));
+        assert_eq!(line_key(r#"{"msg":"a"}"#), None);
+    }
+
+    #[test]
+    fn a_line_key_must_hold_a_string() {
+        assert_eq!(line_key(r#"{"log":5,"message":"b"}"#).as_deref(), Some("message"));
+        assert_eq!(line_key(r#"{"log":null}"#), None);
+        assert_eq!(line_key(r#"{"log":{"a":"b"}}"#), None);
+        // The last of a repeated key is the one that counts.
+        assert_eq!(line_key(r#"{"log":"a","log":7,"MESSAGE":"m"}"#).as_deref(), Some("MESSAGE"));
+    }
+
+    #[test]
+    fn escaped_keys_are_compared_decoded() {
+        assert_eq!(line_key(r#"{"l\u006fg":"a"}"#).as_deref(), Some("log"));
+    }
+
+    #[test]
+    fn invalid_records_are_errors_in_the_record() {
+        for bad in ["", "[]", "{", r#"{"a":1"#, r#"{"a":1,}"#, r#"{"a" 1}"#, r#"{"a":1} x"#, "{\"a\":\"\x01\"}"] {
+            let e = fields(bad).unwrap_err();
+            assert_eq!(e.place(), crate::error::Place::Record, "{bad}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_marks_the_value_for_repair() {
+        let fs = fields("{\"a\":\"\u{e9}\",\"b\":\"\\ud800\"}").unwrap();
+        assert!(!fs[0].needs_repair && fs[1].needs_repair);
+        let mut out = Vec::new();
+        scan(b"{\"a\":[\"\xff\"]}", &mut out).unwrap();
+        assert!(out[0].needs_repair);
+    }
+}

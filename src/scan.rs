@@ -1,0 +1,165 @@
+//! Word-at-a-time byte scanning with plain 64-bit integer arithmetic.
+//!
+//! Fluent Bit's WAMR is built without SIMD and interprets every wasm
+//! instruction, so finding the next interesting byte eight bytes per step
+//! (SWAR) is the cheapest way through long runs of ordinary text. Each finder
+//! here has a naive twin in the tests, and property tests check they agree.
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte lane of `v` that is zero. Lanes above the first
+/// zero lane may also be flagged (borrow), so only the lowest flag is exact,
+/// which is all the finders below use.
+#[inline(always)]
+fn zero_lanes(v: u64) -> u64 {
+    v.wrapping_sub(LO) & !v & HI
+}
+
+/// Lanes of `w` equal to `b` (lowest flag exact).
+#[inline(always)]
+fn lanes_eq(w: u64, b: u8) -> u64 {
+    zero_lanes(w ^ (LO * b as u64))
+}
+
+/// Lanes of `w` below `n` (`n <= 0x80`; lowest flag exact).
+#[inline(always)]
+fn lanes_below(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(LO * n as u64) & !w & HI
+}
+
+#[inline(always)]
+fn lowest_lane(mask: u64) -> usize {
+    (mask.trailing_zeros() / 8) as usize
+}
+
+/// Bytes that end a run of plain string content: `"`, `\`, a control
+/// character (below 0x20) or any non-ASCII byte (which needs UTF-8 checking).
+#[inline(always)]
+pub fn is_string_special(b: u8) -> bool {
+    b == b'"' || b == b'\\' || b < 0x20 || b >= 0x80
+}
+
+#[inline(always)]
+fn string_special_lanes(w: u64) -> u64 {
+    (lanes_eq(w, b'"') | lanes_eq(w, b'\\') | lanes_below(w, 0x20) | w) & HI
+}
+
+/// Index of the first byte of `s` for which [`is_string_special`] holds, or
+/// `s.len()`.
+#[inline]
+pub fn find_string_special(s: &[u8]) -> usize {
+    let (words, rest) = s.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        let mask = string_special_lanes(u64::from_le_bytes(*word));
+        if mask != 0 {
+            return i * 8 + lowest_lane(mask);
+        }
+    }
+    let base = words.len() * 8;
+    rest.iter()
+        .position(|&b| is_string_special(b))
+        .map_or(s.len(), |i| base + i)
+}
+
+/// Bytes that end a run inside a string once non-ASCII bytes are being
+/// handled: `"`, `\` or a control character.
+#[inline(always)]
+pub fn is_string_delimiter(b: u8) -> bool {
+    b == b'"' || b == b'\\' || b < 0x20
+}
+
+/// Index of the first `"`, `\` or control character in `s`, or `s.len()`.
+#[inline]
+pub fn find_string_delimiter(s: &[u8]) -> usize {
+    let (words, rest) = s.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        let w = u64::from_le_bytes(*word);
+        // `lanes_below` ignores lanes with the high bit set, which is right:
+        // non-ASCII bytes are content here.
+        let mask = lanes_eq(w, b'"') | lanes_eq(w, b'\\') | lanes_below(w, 0x20);
+        if mask != 0 {
+            return i * 8 + lowest_lane(mask);
+        }
+    }
+    let base = words.len() * 8;
+    rest.iter()
+        .position(|&b| is_string_delimiter(b))
+        .map_or(s.len(), |i| base + i)
+}
+
+/// Index of the first `a` or `b` in `s`, or `s.len()`.
+#[inline]
+pub fn find_either(s: &[u8], a: u8, b: u8) -> usize {
+    let (words, rest) = s.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        let w = u64::from_le_bytes(*word);
+        let mask = lanes_eq(w, a) | lanes_eq(w, b);
+        if mask != 0 {
+            return i * 8 + lowest_lane(mask);
+        }
+    }
+    let base = words.len() * 8;
+    rest.iter()
+        .position(|&c| c == a || c == b)
+        .map_or(s.len(), |i| base + i)
+}
+
+/// A fast, non-cryptographic hash of a key (word at a time), for the
+/// duplicate-key table.
+#[inline]
+pub fn hash_key(s: &[u8]) -> u32 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let (words, rest) = s.as_chunks::<8>();
+    let mut h = s.len() as u64;
+    for word in words {
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(*word)).wrapping_mul(K);
+    }
+    let mut tail = [0u8; 8];
+    tail[..rest.len()].copy_from_slice(rest);
+    h = (h.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    (h >> 32) as u32 ^ h as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive_special(s: &[u8]) -> usize {
+        s.iter().position(|&b| is_string_special(b)).unwrap_or(s.len())
+    }
+    fn naive_delimiter(s: &[u8]) -> usize {
+        s.iter().position(|&b| is_string_delimiter(b)).unwrap_or(s.len())
+    }
+
+    #[test]
+    fn every_byte_at_every_position_agrees_with_the_naive_scan() {
+        for len in 0..20 {
+            for pos in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[pos] = b;
+                    assert_eq!(find_string_special(&s), naive_special(&s), "{s:?}");
+                    assert_eq!(find_string_delimiter(&s), naive_delimiter(&s), "{s:?}");
+                    let naive_either = s.iter().position(|&c| c == b':' || c == b'{');
+                    assert_eq!(find_either(&s, b':', b'{'), naive_either.unwrap_or(len));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn borrow_from_an_earlier_lane_does_not_hide_the_first_match() {
+        // 0x00 followed by 0x01 is the classic SWAR false-positive pair.
+        let s = [b'a', 0x21, 0x00, 0x01, b'"', b'a', b'a', b'a', b'a'];
+        assert_eq!(find_string_special(&s), 2);
+        let s = [b'a', b'a', b'a', b'a', b'a', b'a', b'!', b'"', b'\\'];
+        assert_eq!(find_string_special(&s), 7);
+    }
+
+    #[test]
+    fn equal_keys_hash_equal_and_lengths_matter() {
+        assert_eq!(hash_key(b"connection.id"), hash_key(b"connection.id"));
+        assert_ne!(hash_key(b""), hash_key(b"\0"));
+    }
+}

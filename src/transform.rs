@@ -1,0 +1,293 @@
+//! One record in, at most one record out: the three outcomes of SPEC
+//! section 2, with every buffer owned and reused by [`Transformer`].
+
+use crate::error::Error;
+use crate::flatten::Flattener;
+use crate::json::{Strings, copy_value, encode_text, string};
+use crate::object::ObjectWriter;
+use crate::recognize::{Analytics, recognize, strip_line_end};
+use crate::record::{self, Field, RECORD_MAX_DEPTH, canonical_key, line_field};
+
+/// The key under which a raw line travels (Fluent Bit's `tail` without a
+/// parser).
+const LINE_KEY: &[u8] = b"log";
+const PARSE_ERROR: &[u8] = b"twingate.parse_error";
+const TRAILING: &[u8] = b"twingate.trailing";
+const LINE_PREFIX: &[u8] = b"twingate.line_prefix";
+const RECORD_TEXT: &[u8] = b"twingate.record";
+const TAG: &[u8] = b"twingate.tag";
+
+/// The shape of an event's fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// Twingate's own field names, flattened to dotted keys.
+    Flatten,
+}
+
+/// What happens to a record without an analytics line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonAnalytics {
+    Drop,
+    /// Passed on unchanged, for pipelines that route service logs elsewhere.
+    Keep,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub profile: Profile,
+    pub non_analytics: NonAnalytics,
+}
+
+impl Options {
+    /// The `flatten` profile, dropping non-analytics records.
+    pub const fn flatten() -> Self {
+        Options {
+            profile: Profile::Flatten,
+            non_analytics: NonAnalytics::Drop,
+        }
+    }
+
+    /// The same options, but passing non-analytics records on unchanged.
+    pub const fn keep(self) -> Self {
+        Options {
+            non_analytics: NonAnalytics::Keep,
+            ..self
+        }
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options::flatten()
+    }
+}
+
+/// How a record ended. Exactly one per record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// An analytics event: the output is the record with the line replaced
+    /// by the flattened payload.
+    Event,
+    /// Not analytics, dropped: there is no output.
+    Dropped,
+    /// Not analytics, passed on unchanged.
+    Kept,
+    /// A broken event or an unreadable record: the output is the record plus
+    /// `twingate.parse_error` saying what went wrong.
+    Error(Error),
+}
+
+/// Runs the transform; reuse one for many records (it keeps its buffers).
+pub struct Transformer {
+    fields: Vec<Field>,
+    line: Vec<u8>,
+    key: Vec<u8>,
+    message: Vec<u8>,
+    flattener: Flattener,
+    out: ObjectWriter,
+}
+
+impl Default for Transformer {
+    fn default() -> Self {
+        Transformer::new()
+    }
+}
+
+/// Where the line came from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// A JSON record; the line is the string field under this key (none
+    /// when the record has no line).
+    Record(&'a [u8], Option<&'static [u8]>),
+    /// A bare line (as if the record were `{"log": line}`).
+    Line(&'a [u8]),
+}
+
+impl Transformer {
+    pub const fn new() -> Self {
+        Transformer {
+            fields: Vec::new(),
+            line: Vec::new(),
+            key: Vec::new(),
+            message: Vec::new(),
+            flattener: Flattener::new(),
+            out: ObjectWriter::new(),
+        }
+    }
+
+    /// The JSON object written for the last record (event, kept record or
+    /// error record), without a NUL; empty after a drop.
+    pub fn output(&self) -> &[u8] {
+        self.out.text()
+    }
+
+    /// The same, NUL-terminated as Fluent Bit's host reads it; `None` after a
+    /// drop.
+    pub fn output_c_str(&self) -> Option<&[u8]> {
+        self.out.c_str()
+    }
+
+    /// Transforms a record given as JSON text (what Fluent Bit's wasm filter
+    /// passes with `Event_Format json`).
+    pub fn transform_record(&mut self, record: &[u8], options: Options) -> Outcome {
+        self.fields.clear();
+        if let Err(error) = record::scan(record, &mut self.fields) {
+            return self.unreadable_record(record, error);
+        }
+        let Some((index, line_key)) = line_field(record, &self.fields, &mut self.key) else {
+            return self.not_analytics(Source::Record(record, None), options);
+        };
+        self.line.clear();
+        if let Some(field) = self.fields.get(index) {
+            // Checked by `scan`, so decoding cannot fail.
+            let _ = string(record, field.value.0 + 1, &mut self.line, Strings::Decode);
+        }
+        let line = std::mem::take(&mut self.line);
+        let outcome = self.analytics(&line, Source::Record(record, Some(line_key)), options);
+        self.line = line;
+        outcome
+    }
+
+    /// Transforms a bare line, as if the record were `{"log": line}`.
+    pub fn transform_line(&mut self, line: &[u8], options: Options) -> Outcome {
+        self.fields.clear();
+        self.analytics(line, Source::Line(line), options)
+    }
+
+    fn analytics(&mut self, line: &[u8], source: Source<'_>, options: Options) -> Outcome {
+        let content = strip_line_end(line);
+        let Some(Analytics { header_end, body }) = recognize(content) else {
+            return self.not_analytics(source, options);
+        };
+        self.out.begin();
+        self.write_record_fields(source, false);
+        let end = match self.flattener.payload(content, body, &mut self.out) {
+            Ok(end) => end,
+            Err(error) => return self.broken_event(source, error, line.len()),
+        };
+        let trailing = content.get(end..).unwrap_or_default().trim_ascii();
+        if !trailing.is_empty() {
+            self.text_field(TRAILING, trailing);
+        }
+        if let Some(header) = header_end.and_then(|h| content.get(..h)) {
+            self.text_field(LINE_PREFIX, header);
+        }
+        self.out.finish();
+        Outcome::Event
+    }
+
+    fn not_analytics(&mut self, source: Source<'_>, options: Options) -> Outcome {
+        if options.non_analytics == NonAnalytics::Drop {
+            self.out.clear();
+            return Outcome::Dropped;
+        }
+        match source {
+            Source::Record(record, _) if !self.fields.iter().any(|f| f.needs_repair) => {
+                self.out.verbatim(record);
+            }
+            _ => {
+                self.out.begin();
+                self.write_record_fields(source, true);
+                self.out.finish();
+            }
+        }
+        Outcome::Kept
+    }
+
+    fn broken_event(&mut self, source: Source<'_>, error: Error, line_len: usize) -> Outcome {
+        self.out.begin();
+        self.write_record_fields(source, true);
+        self.message.clear();
+        error.write_message(line_len, &mut self.message);
+        let message = std::mem::take(&mut self.message);
+        self.text_field(PARSE_ERROR, &message);
+        self.message = message;
+        self.out.finish();
+        Outcome::Error(error)
+    }
+
+    /// A record that is not a JSON object: nothing can be kept as fields, so
+    /// its text travels whole in `twingate.record` (never silently lost).
+    fn unreadable_record(&mut self, record: &[u8], error: Error) -> Outcome {
+        self.out.begin();
+        self.message.clear();
+        error.write_message(0, &mut self.message);
+        let message = std::mem::take(&mut self.message);
+        self.text_field(PARSE_ERROR, &message);
+        self.message = message;
+        self.text_field(RECORD_TEXT, record);
+        self.out.finish();
+        Outcome::Error(error)
+    }
+
+    /// The answer when Fluent Bit could not copy the record into the module
+    /// (`record_ptr == 0`): the record never reached us, so the error record
+    /// says how big the heap must be.
+    pub fn heap_too_small(&mut self, tag: Option<&[u8]>, record_len: usize, heap_needed: usize) -> Outcome {
+        self.out.begin();
+        self.message.clear();
+        heap_message(record_len, heap_needed, &mut self.message);
+        let message = std::mem::take(&mut self.message);
+        self.text_field(PARSE_ERROR, &message);
+        self.message = message;
+        if let Some(tag) = tag {
+            self.text_field(TAG, tag);
+        }
+        self.out.finish();
+        Outcome::Error(Error::heap_too_small(record_len))
+    }
+
+    /// Writes the record's own fields: all of them, or all but the line.
+    fn write_record_fields(&mut self, source: Source<'_>, with_line: bool) {
+        match source {
+            Source::Line(line) => {
+                if with_line {
+                    self.text_field(LINE_KEY, line);
+                }
+            }
+            Source::Record(record, line_key) => {
+                let skip = if with_line { None } else { line_key };
+                for field in &self.fields {
+                    let key = canonical_key(record, field, &mut self.key);
+                    if skip == Some(key) {
+                        continue;
+                    }
+                    let value = self.out.field(b"", key);
+                    write_record_value(record, field, value);
+                }
+            }
+        }
+    }
+
+    fn text_field(&mut self, key: &[u8], text: &[u8]) {
+        let value = self.out.field(b"", key);
+        value.push(b'"');
+        encode_text(text, value);
+        value.push(b'"');
+    }
+}
+
+/// Copies a record field's value; re-encodes it when it needs repair.
+fn write_record_value(record: &[u8], field: &Field, out: &mut Vec<u8>) {
+    let (start, end) = field.value;
+    if !field.needs_repair {
+        out.extend_from_slice(record.get(start..end).unwrap_or_default());
+    } else if field.is_string {
+        out.push(b'"');
+        let _ = string(record, start + 1, out, Strings::Encode);
+        out.push(b'"');
+    } else {
+        let _ = copy_value(record, start, out, 0, RECORD_MAX_DEPTH);
+    }
+}
+
+fn heap_message(record_len: usize, heap_needed: usize, out: &mut Vec<u8>) {
+    use crate::error::push_decimal;
+    out.extend_from_slice(b"the record (");
+    push_decimal(out, record_len);
+    out.extend_from_slice(
+        b" bytes of JSON) did not fit in the wasm filter's heap, so Fluent Bit could not pass it to the module and its content is lost; set `Wasm_Heap_Size` in the wasm filter to at least ",
+    );
+    push_decimal(out, heap_needed.div_ceil(1024));
+    out.extend_from_slice(b"K (4M leaves room for any Twingate line)");
+}
