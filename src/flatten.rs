@@ -13,7 +13,9 @@
 //! holding a JSON object, is parsed and flattened under `location.`.
 
 use crate::error::{Error, ErrorKind, Expected, MAX_DEPTH};
-use crate::json::{self, Strings, at, copy_value, encode_text, literal, number, skip_ws, string, unexpected};
+use crate::json::{
+    self, Strings, at, copy_value, encode_text, literal, number, skip_ws, string, unexpected,
+};
 use crate::object::ObjectWriter;
 use crate::scan::find_string_special;
 
@@ -40,14 +42,23 @@ impl Flattener {
 
     /// Flattens the payload object starting at `start` of `line` into `out`;
     /// returns the position after it.
-    pub(crate) fn payload(&mut self, line: &[u8], start: usize, out: &mut ObjectWriter) -> Result<usize, Error> {
+    pub(crate) fn payload(
+        &mut self,
+        line: &[u8],
+        start: usize,
+        out: &mut ObjectWriter,
+    ) -> Result<usize, Error> {
         match at(line, start) {
             Some(b'{') => {}
             Some(found) => return Err(Error::new(ErrorKind::NotAnObject(found), start)),
             None => return Err(Error::new(ErrorKind::NoPayload, start)),
         }
         self.prefix.clear();
-        let Flattener { prefix, key, location } = self;
+        let Flattener {
+            prefix,
+            key,
+            location,
+        } = self;
         let end = object(line, start, prefix, key, out, Some(location))?;
         Ok(end)
     }
@@ -264,7 +275,10 @@ mod tests {
 
     #[test]
     fn empty_objects_stay_empty_objects() {
-        assert_eq!(flat(r#"{"a":{},"b":{"c":{ }}}"#).unwrap(), r#"{"a":{},"b.c":{}}"#);
+        assert_eq!(
+            flat(r#"{"a":{},"b":{"c":{ }}}"#).unwrap(),
+            r#"{"a":{},"b.c":{}}"#
+        );
         assert_eq!(flat("{}").unwrap(), "{}");
     }
 
@@ -287,7 +301,10 @@ mod tests {
 
     #[test]
     fn literals_keep_their_type() {
-        assert_eq!(flat(r#"{"ok":true,"no":false,"note":null}"#).unwrap(), r#"{"ok":true,"no":false,"note":null}"#);
+        assert_eq!(
+            flat(r#"{"ok":true,"no":false,"note":null}"#).unwrap(),
+            r#"{"ok":true,"no":false,"note":null}"#
+        );
     }
 
     #[test]
@@ -296,7 +313,10 @@ mod tests {
             flat(r#"{"location":"{\"geoip\":{\"city\":\"K\u00f6ln\",\"lat\":47.6}}"}"#).unwrap(),
             r#"{"location.geoip.city":"Köln","location.geoip.lat":47.6}"#
         );
-        assert_eq!(flat(r#"{"location":" {} "}"#).unwrap(), r#"{"location":{}}"#);
+        assert_eq!(
+            flat(r#"{"location":" {} "}"#).unwrap(),
+            r#"{"location":{}}"#
+        );
     }
 
     #[test]
@@ -304,7 +324,10 @@ mod tests {
         for (payload, expected) in [
             (r#"{"location":"not json"}"#, r#"{"location":"not json"}"#),
             (r#"{"location":"[1,2]"}"#, r#"{"location":"[1,2]"}"#),
-            (r#"{"location":"{\"a\":1} x"}"#, r#"{"location":"{\"a\":1} x"}"#),
+            (
+                r#"{"location":"{\"a\":1} x"}"#,
+                r#"{"location":"{\"a\":1} x"}"#,
+            ),
             (r#"{"location":"{\"a\":"}"#, r#"{"location":"{\"a\":"}"#),
             (r#"{"location":"\u0001"}"#, r#"{"location":"\u0001"}"#),
         ] {
@@ -314,7 +337,10 @@ mod tests {
 
     #[test]
     fn location_rule_is_top_level_only() {
-        assert_eq!(flat(r#"{"a":{"location":"{\"b\":1}"}}"#).unwrap(), r#"{"a.location":"{\"b\":1}"}"#);
+        assert_eq!(
+            flat(r#"{"a":{"location":"{\"b\":1}"}}"#).unwrap(),
+            r#"{"a.location":"{\"b\":1}"}"#
+        );
         assert_eq!(
             flat(r#"{"location":"{\"location\":\"{}\"}"}"#).unwrap(),
             r#"{"location.location":"{}"}"#
@@ -323,13 +349,19 @@ mod tests {
 
     #[test]
     fn duplicate_keys_last_wins_without_repeats() {
-        assert_eq!(flat(r#"{"event_type":"a","event_type":"b","timestamp":1}"#).unwrap(), r#"{"event_type":"b","timestamp":1}"#);
+        assert_eq!(
+            flat(r#"{"event_type":"a","event_type":"b","timestamp":1}"#).unwrap(),
+            r#"{"event_type":"b","timestamp":1}"#
+        );
         assert_eq!(flat(r#"{"a.b":1,"a":{"b":2}}"#).unwrap(), r#"{"a.b":2}"#);
     }
 
     #[test]
     fn keys_are_decoded_and_reencoded() {
-        assert_eq!(flat(r#"{"a\/b":{"\u00e9":1},"q\"":2}"#).unwrap(), r#"{"a/b.é":1,"q\"":2}"#);
+        assert_eq!(
+            flat(r#"{"a\/b":{"\u00e9":1},"q\"":2}"#).unwrap(),
+            r#"{"a/b.é":1,"q\"":2}"#
+        );
     }
 
     #[test]
@@ -342,7 +374,10 @@ mod tests {
         assert!(flat(&arrays).is_ok());
         let arrays = "{\"a\":".to_string() + &"[".repeat(64) + &"]".repeat(64) + "}";
         assert_eq!(err(&arrays), ErrorKind::TooDeep(64));
-        assert_eq!(err(&("{\"a\":".repeat(3000) + "1" + &"}".repeat(3000))), ErrorKind::TooDeep(64));
+        assert_eq!(
+            err(&("{\"a\":".repeat(3000) + "1" + &"}".repeat(3000))),
+            ErrorKind::TooDeep(64)
+        );
     }
 
     #[test]
@@ -352,13 +387,46 @@ mod tests {
         assert_eq!(err("42"), ErrorKind::NotAnObject(b'4'));
         assert_eq!(err("{"), ErrorKind::Truncated(Expected::KeyOrEnd));
         assert_eq!(err(r#"{"a":"#), ErrorKind::Truncated(Expected::Value));
-        assert_eq!(err(r#"{"a":1"#), ErrorKind::Truncated(Expected::CommaOrObjectEnd));
-        assert_eq!(err(r#"{"a":1,}"#), ErrorKind::Unexpected { found: b'}', expected: Expected::Key });
-        assert_eq!(err(r#"{'a':1}"#), ErrorKind::Unexpected { found: b'\'', expected: Expected::KeyOrEnd });
-        assert_eq!(err(r#"{"a":NaN}"#), ErrorKind::Unexpected { found: b'N', expected: Expected::Value });
-        assert_eq!(err("{\"a\":\"tab\there\"}"), ErrorKind::ControlCharacter(b'\t'));
+        assert_eq!(
+            err(r#"{"a":1"#),
+            ErrorKind::Truncated(Expected::CommaOrObjectEnd)
+        );
+        assert_eq!(
+            err(r#"{"a":1,}"#),
+            ErrorKind::Unexpected {
+                found: b'}',
+                expected: Expected::Key
+            }
+        );
+        assert_eq!(
+            err(r#"{'a':1}"#),
+            ErrorKind::Unexpected {
+                found: b'\'',
+                expected: Expected::KeyOrEnd
+            }
+        );
+        assert_eq!(
+            err(r#"{"a":NaN}"#),
+            ErrorKind::Unexpected {
+                found: b'N',
+                expected: Expected::Value
+            }
+        );
+        assert_eq!(
+            err("{\"a\":\"tab\there\"}"),
+            ErrorKind::ControlCharacter(b'\t')
+        );
         let e = flat(r#"{"a":{"b":1}x"#).unwrap_err();
-        assert_eq!((e.kind(), e.offset()), (ErrorKind::Unexpected { found: b'x', expected: Expected::CommaOrObjectEnd }, 12));
+        assert_eq!(
+            (e.kind(), e.offset()),
+            (
+                ErrorKind::Unexpected {
+                    found: b'x',
+                    expected: Expected::CommaOrObjectEnd
+                },
+                12
+            )
+        );
     }
 
     #[test]

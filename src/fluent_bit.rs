@@ -52,7 +52,13 @@ pub extern "C" fn twingate_flatten_keep(
     record_ptr: u32,
     record_len: u32,
 ) -> u32 {
-    filter(tag_ptr, tag_len, record_ptr, record_len, Options::flatten().keep())
+    filter(
+        tag_ptr,
+        tag_len,
+        record_ptr,
+        record_len,
+        Options::flatten().keep(),
+    )
 }
 
 /// What the last call did: 0 nothing yet, 1 event, 2 dropped, 3 kept,
@@ -64,11 +70,15 @@ pub extern "C" fn twingate_last_outcome() -> u32 {
 }
 
 fn filter(tag_ptr: u32, tag_len: u32, record_ptr: u32, record_len: u32, options: Options) -> u32 {
-    let mut transformer = TRANSFORMER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut transformer = TRANSFORMER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let tag = host_bytes(tag_ptr, tag_len);
     let outcome = match host_bytes(record_ptr, record_len) {
         Some(record) => transformer.transform_record(record, options),
-        None => transformer.heap_too_small(tag, record_len as usize, heap_needed(tag_len, record_len)),
+        None => {
+            transformer.heap_too_small(tag, record_len as usize, heap_needed(tag_len, record_len))
+        }
     };
     LAST_OUTCOME.store(
         match outcome {
@@ -81,7 +91,9 @@ fn filter(tag_ptr: u32, tag_len: u32, record_ptr: u32, record_len: u32, options:
     );
     // The pointer stays valid until the next call, which is after the host
     // has copied the text.
-    transformer.output_c_str().map_or(0, |text| text.as_ptr() as u32)
+    transformer
+        .output_c_str()
+        .map_or(0, |text| text.as_ptr() as u32)
 }
 
 /// The `Wasm_Heap_Size` that fits both copies: WAMR's allocator takes

@@ -126,7 +126,10 @@ fn write_lossy<S: Sink>(text: &[u8], out: &mut S) {
 /// Handles the escape whose backslash is at `pos`.
 fn escape<S: Sink>(src: &[u8], pos: usize, out: &mut S, mode: Strings) -> Result<usize, Error> {
     let Some(c) = at(src, pos + 1) else {
-        return Err(Error::new(ErrorKind::Truncated(Expected::StringEnd), pos + 1));
+        return Err(Error::new(
+            ErrorKind::Truncated(Expected::StringEnd),
+            pos + 1,
+        ));
     };
     let decoded = match c {
         b'"' | b'\\' => {
@@ -158,7 +161,10 @@ fn hex4(src: &[u8], pos: usize) -> Result<u32, Error> {
     let mut value = 0u32;
     for i in 0..4 {
         let Some(c) = at(src, pos + i) else {
-            return Err(Error::new(ErrorKind::Truncated(Expected::StringEnd), pos + i));
+            return Err(Error::new(
+                ErrorKind::Truncated(Expected::StringEnd),
+                pos + i,
+            ));
         };
         let digit = match c {
             b'0'..=b'9' => c - b'0',
@@ -233,7 +239,14 @@ fn write_control_escape<S: Sink>(b: u8, out: &mut S) {
     if short != 0 {
         out.bytes(&[b'\\', short]);
     } else {
-        out.bytes(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+        out.bytes(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[(b >> 4) as usize],
+            HEX[(b & 15) as usize],
+        ]);
     }
 }
 
@@ -326,7 +339,10 @@ pub(crate) fn literal(src: &[u8], pos: usize) -> Result<usize, Error> {
     // Where the text stops matching the word: at its end, the line was cut.
     let matched = tail.iter().zip(word).take_while(|(a, b)| a == b).count();
     match at(src, pos + matched) {
-        None => Err(Error::new(ErrorKind::Truncated(Expected::Value), pos + matched)),
+        None => Err(Error::new(
+            ErrorKind::Truncated(Expected::Value),
+            pos + matched,
+        )),
         Some(found) if matched == 0 => Err(Error::new(
             ErrorKind::Unexpected {
                 found,
@@ -536,12 +552,18 @@ mod tests {
 
     #[test]
     fn slash_escape_becomes_a_plain_slash() {
-        assert_eq!(encode(r#""https:\/\/relays.twingate.com""#).unwrap(), "https://relays.twingate.com");
+        assert_eq!(
+            encode(r#""https:\/\/relays.twingate.com""#).unwrap(),
+            "https://relays.twingate.com"
+        );
     }
 
     #[test]
     fn quotes_backslashes_and_controls_stay_escaped_minimally() {
-        assert_eq!(encode(r#""a\"b\\c\n\t\u0001\u001f""#).unwrap(), r#"a\"b\\c\n\t\u0001\u001f"#);
+        assert_eq!(
+            encode(r#""a\"b\\c\n\t\u0001\u001f""#).unwrap(),
+            r#"a\"b\\c\n\t\u0001\u001f"#
+        );
         assert_eq!(encode(r#""\u0022\u005c""#).unwrap(), r#"\"\\"#);
     }
 
@@ -577,19 +599,32 @@ mod tests {
     #[test]
     fn string_errors_say_what_and_where() {
         let e = encode("\"tab\there\"").unwrap_err();
-        assert_eq!((e.kind(), e.offset()), (ErrorKind::ControlCharacter(b'\t'), 4));
+        assert_eq!(
+            (e.kind(), e.offset()),
+            (ErrorKind::ControlCharacter(b'\t'), 4)
+        );
         let e = encode(r#""\x""#).unwrap_err();
         assert_eq!((e.kind(), e.offset()), (ErrorKind::InvalidEscape(b'x'), 1));
         let e = encode(r#""\u12g4""#).unwrap_err();
         assert_eq!((e.kind(), e.offset()), (ErrorKind::InvalidUnicodeEscape, 5));
         let e = encode(r#""open"#).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Truncated(Expected::StringEnd));
-        assert_eq!(encode(r#""\"#).unwrap_err().kind(), ErrorKind::Truncated(Expected::StringEnd));
+        assert_eq!(
+            encode(r#""\"#).unwrap_err().kind(),
+            ErrorKind::Truncated(Expected::StringEnd)
+        );
     }
 
     #[test]
     fn numbers_follow_the_json_grammar() {
-        for ok in ["0", "-0", "1.5e-7", "18446744073709551616", "-12.25E+3", "7"] {
+        for ok in [
+            "0",
+            "-0",
+            "1.5e-7",
+            "18446744073709551616",
+            "-12.25E+3",
+            "7",
+        ] {
             assert_eq!(number(ok.as_bytes(), 0), Ok(ok.len()), "{ok}");
         }
         assert_eq!(number(b"01", 0), Ok(1)); // the `1` is the caller's error
@@ -602,10 +637,16 @@ mod tests {
     fn literals_and_not_literals() {
         assert_eq!(literal(b"true,", 0), Ok(4));
         assert_eq!(literal(b"null", 0), Ok(4));
-        assert_eq!(literal(b"fals", 0).unwrap_err().kind(), ErrorKind::Truncated(Expected::Value));
+        assert_eq!(
+            literal(b"fals", 0).unwrap_err().kind(),
+            ErrorKind::Truncated(Expected::Value)
+        );
         assert_eq!(
             literal(b"nope", 0).unwrap_err().kind(),
-            ErrorKind::Unexpected { found: b'o', expected: Expected::Value }
+            ErrorKind::Unexpected {
+                found: b'o',
+                expected: Expected::Value
+            }
         );
     }
 
@@ -619,7 +660,17 @@ mod tests {
 
     #[test]
     fn copy_rejects_what_json_rejects() {
-        for bad in ["[1,]", "[1 2]", "{\"a\" 1}", "{\"a\":1,}", "{1:2}", "[", "{\"a\":", "[NaN]", "{'a':1}"] {
+        for bad in [
+            "[1,]",
+            "[1 2]",
+            "{\"a\" 1}",
+            "{\"a\":1,}",
+            "{1:2}",
+            "[",
+            "{\"a\":",
+            "[NaN]",
+            "{'a':1}",
+        ] {
             assert!(copy(bad).is_err(), "{bad}");
         }
     }
@@ -638,6 +689,9 @@ mod tests {
     fn text_encoding_escapes_only_what_json_requires() {
         let mut out = Vec::new();
         encode_text(b"Nov 24 \"x\" \\ \x01\t\xc3\xa9\xff/", &mut out);
-        assert_eq!(String::from_utf8(out).unwrap(), "Nov 24 \\\"x\\\" \\\\ \\u0001\\té\u{FFFD}/");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Nov 24 \\\"x\\\" \\\\ \\u0001\\té\u{FFFD}/"
+        );
     }
 }

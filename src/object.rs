@@ -121,7 +121,9 @@ impl ObjectWriter {
     }
 
     fn key(&self, entry: Entry) -> &[u8] {
-        self.out.get(entry.start + 1..entry.key_end).unwrap_or_default()
+        self.out
+            .get(entry.start + 1..entry.key_end)
+            .unwrap_or_default()
     }
 
     /// Marks every field whose key appears again later; true if any.
@@ -140,11 +142,15 @@ impl ObjectWriter {
         let mut any = false;
         // Latest first: the first occurrence seen of a key is the one kept.
         for i in (0..n).rev() {
-            let Some(&entry) = self.entries.get(i) else { continue };
+            let Some(&entry) = self.entries.get(i) else {
+                continue;
+            };
             let key = self.key(entry);
             let mut at = hash_key(key) as usize & mask;
             loop {
-                let Some(slot) = self.slots.get(at).copied() else { break };
+                let Some(slot) = self.slots.get(at).copied() else {
+                    break;
+                };
                 if slot.stamp != self.stamp {
                     if let Some(s) = self.slots.get_mut(at) {
                         *s = Slot {
@@ -217,9 +223,15 @@ mod tests {
 
     #[test]
     fn last_duplicate_wins_at_its_own_place() {
-        assert_eq!(write(&[("a", "1"), ("b", "2"), ("a", "3")]), r#"{"b":2,"a":3}"#);
+        assert_eq!(
+            write(&[("a", "1"), ("b", "2"), ("a", "3")]),
+            r#"{"b":2,"a":3}"#
+        );
         assert_eq!(write(&[("a", "1"), ("a", "2"), ("a", "3")]), r#"{"a":3}"#);
-        assert_eq!(write(&[("x", "1"), ("a", "2"), ("x", "3"), ("a", "4"), ("y", "5")]), r#"{"x":3,"a":4,"y":5}"#);
+        assert_eq!(
+            write(&[("x", "1"), ("a", "2"), ("x", "3"), ("a", "4"), ("y", "5")]),
+            r#"{"x":3,"a":4,"y":5}"#
+        );
     }
 
     #[test]

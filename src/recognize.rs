@@ -6,7 +6,7 @@
 //! `{`), followed by a space or a tab, or by nothing (a broken event).
 //! `ANALYTICSX ...`, ` ANALYTICS ...` and `analytics ...` are not.
 
-use crate::scan::find_either;
+use crate::scan::{find_any3, find_either};
 
 const WORD: &[u8] = b"ANALYTICS";
 const HEADER_SEPARATOR: &[u8] = b": ANALYTICS";
@@ -41,11 +41,51 @@ pub(crate) fn recognize(line: &[u8]) -> Option<Analytics> {
     loop {
         at += find_either(window.get(at..).unwrap_or_default(), b':', b'{');
         match window.get(at) {
-            Some(b':') if line.get(at..).is_some_and(|l| l.starts_with(HEADER_SEPARATOR)) => {
+            Some(b':')
+                if line
+                    .get(at..)
+                    .is_some_and(|l| l.starts_with(HEADER_SEPARATOR)) =>
+            {
                 return after_word(line, at + HEADER_SEPARATOR.len(), Some(at));
             }
             Some(b':') => at += 1,
             _ => return None,
+        }
+    }
+}
+
+/// A shortcut for the drop path: true when the raw content of a JSON string
+/// (escapes not decoded) certainly does not hold an analytics line. False
+/// means "decode and recognize": the line may be analytics, or the raw text
+/// alone cannot tell (a `\u` escape, or escapes in a long line).
+pub(crate) fn clearly_not_analytics(raw: &[u8]) -> bool {
+    if raw.starts_with(WORD) {
+        return false;
+    }
+    let window = raw.get(..raw.len().min(MAX_HEADER + 1)).unwrap_or(raw);
+    let mut escaped = false;
+    let mut at = 0;
+    loop {
+        at += find_any3(window.get(at..).unwrap_or_default(), b':', b'{', b'\\');
+        match (window.get(at), raw.get(at + 1)) {
+            // Escapes are skipped whole, so raw `:` and `{` are decoded ones.
+            (Some(b':'), _)
+                if raw
+                    .get(at..)
+                    .is_some_and(|r| r.starts_with(HEADER_SEPARATOR)) =>
+            {
+                return false;
+            }
+            (Some(b':'), _) => at += 1,
+            (Some(b'{'), _) => return true,
+            (Some(_), Some(b'u')) | (Some(_), None) => return false,
+            (Some(_), Some(_)) => {
+                escaped = true;
+                at += 2;
+            }
+            // The whole line was read, or 513 bytes without an escape: either
+            // way no `: ANALYTICS` starts within the header limit.
+            (None, _) => return window.len() == raw.len() || !escaped,
         }
     }
 }
@@ -75,7 +115,10 @@ mod tests {
     }
 
     const fn bare(body: usize) -> Option<Analytics> {
-        Some(Analytics { header_end: None, body })
+        Some(Analytics {
+            header_end: None,
+            body,
+        })
     }
 
     #[test]
@@ -111,8 +154,20 @@ mod tests {
     fn after_a_syslog_header() {
         let line = r#"Nov 24 12:00:05 edge-01 twingate-connector[812]: ANALYTICS {"a":1}"#;
         let header = "Nov 24 12:00:05 edge-01 twingate-connector[812]".len();
-        assert_eq!(rec(line), Some(Analytics { header_end: Some(header), body: header + 12 }));
-        assert_eq!(rec(": ANALYTICS {}"), Some(Analytics { header_end: Some(0), body: 12 }));
+        assert_eq!(
+            rec(line),
+            Some(Analytics {
+                header_end: Some(header),
+                body: header + 12
+            })
+        );
+        assert_eq!(
+            rec(": ANALYTICS {}"),
+            Some(Analytics {
+                header_end: Some(0),
+                body: 12
+            })
+        );
     }
 
     #[test]
@@ -123,9 +178,63 @@ mod tests {
         assert_eq!(rec(r#"h: ANALYTICSX b: ANALYTICS {"a":1}"#), None);
         // The header may be 512 bytes, not 513.
         let ok = "h".repeat(512) + ": ANALYTICS {}";
-        assert_eq!(rec(&ok), Some(Analytics { header_end: Some(512), body: 524 }));
+        assert_eq!(
+            rec(&ok),
+            Some(Analytics {
+                header_end: Some(512),
+                body: 524
+            })
+        );
         let long = "h".repeat(513) + ": ANALYTICS {}";
         assert_eq!(rec(&long), None);
+    }
+
+    #[test]
+    fn the_raw_shortcut_never_rejects_what_recognize_accepts() {
+        let lines = [
+            r"[INFO] [connector] State: Online\n",
+            r#"Response was: {\"error\":true}\n"#,
+            r#"ANALYTICS {\"a\":1}\n"#,
+            r#"Nov 24 h t[1]: ANALYTICS {\"a\":1}\n"#,
+            r"\u0041NALYTICS {}",
+            r"h\u003a ANALYTICS {}",
+            r"h: \u0041NALYTICS {}",
+            r"x\n: ANALYTICS {}",
+            r"plain",
+            r"",
+            r"\r\n",
+            r#"[INFO] [connector] processing \"health\" request\n"#,
+            r#"a\"b\\: ANALYTICS {}"#,
+            r#"a\tb: ANALYTICS\t{}"#,
+        ];
+        for raw in lines {
+            let mut decoded = Vec::new();
+            crate::json::string(
+                format!("{raw}\"").as_bytes(),
+                0,
+                &mut decoded,
+                crate::json::Strings::Decode,
+            )
+            .unwrap();
+            let analytics = recognize(strip_line_end(&decoded)).is_some();
+            assert!(
+                !(analytics && clearly_not_analytics(raw.as_bytes())),
+                "{raw}"
+            );
+        }
+        assert!(clearly_not_analytics(
+            br"[INFO] [connector] State: Online\n"
+        ));
+        assert!(clearly_not_analytics(
+            br#"Response was: {\"error\":true}\n"#
+        ));
+        assert!(!clearly_not_analytics(br"\u0041NALYTICS {}"));
+        assert!(clearly_not_analytics(
+            br#"[INFO] [connector] processing \"health\" request\n"#
+        ));
+        // Escapes shorten the decoded text: a long raw window is inconclusive.
+        let long = "\\\"".repeat(200) + &"h".repeat(150) + ": ANALYTICS {}";
+        assert!(!clearly_not_analytics(long.as_bytes()));
     }
 
     #[test]

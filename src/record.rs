@@ -30,25 +30,62 @@ pub(crate) struct Field {
     pub needs_repair: bool,
 }
 
-/// Reads the record's top-level fields into `fields`. Errors are placed in
-/// the record.
-pub(crate) fn scan(record: &[u8], fields: &mut Vec<Field>) -> Result<(), Error> {
-    scan_fields(record, fields).map_err(Error::in_record)
+/// How far [`scan`] got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scan {
+    /// The whole record was read and checked.
+    Complete,
+    /// Stopped just after the first `log` field holding a string (the
+    /// preferred line key); the rest starts at this position.
+    StoppedAtLog(usize),
 }
 
-fn scan_fields(record: &[u8], fields: &mut Vec<Field>) -> Result<(), Error> {
-    let mut pos = skip_ws(record, 0);
-    if at(record, pos) != Some(b'{') {
-        return Err(match at(record, pos) {
-            Some(found) => Error::new(ErrorKind::NotAnObject(found), pos),
-            None => Error::new(ErrorKind::Truncated(Expected::Value), pos),
-        });
+/// Where a scan starts: the record's beginning, or where an earlier one
+/// stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum From {
+    Start,
+    Resume(usize),
+}
+
+/// Reads the record's top-level fields into `fields`, checking them.
+/// With `stop_at_log`, returns as soon as the first `log` string is read:
+/// for a Docker or CRI record that is all a drop needs. Errors are placed in
+/// the record.
+pub(crate) fn scan(
+    record: &[u8],
+    from: From,
+    fields: &mut Vec<Field>,
+    stop_at_log: bool,
+) -> Result<Scan, Error> {
+    scan_fields(record, from, fields, stop_at_log).map_err(Error::in_record)
+}
+
+fn scan_fields(
+    record: &[u8],
+    from: From,
+    fields: &mut Vec<Field>,
+    stop_at_log: bool,
+) -> Result<Scan, Error> {
+    let mut pos;
+    let mut expected = Expected::Key;
+    match from {
+        From::Resume(at) => pos = at,
+        From::Start => {
+            pos = skip_ws(record, 0);
+            if at(record, pos) != Some(b'{') {
+                return Err(match at(record, pos) {
+                    Some(found) => Error::new(ErrorKind::NotAnObject(found), pos),
+                    None => Error::new(ErrorKind::Truncated(Expected::Value), pos),
+                });
+            }
+            pos = skip_ws(record, pos + 1);
+            if at(record, pos) == Some(b'}') {
+                return trailing(record, pos + 1);
+            }
+            expected = Expected::KeyOrEnd;
+        }
     }
-    pos = skip_ws(record, pos + 1);
-    if at(record, pos) == Some(b'}') {
-        return trailing(record, pos + 1);
-    }
-    let mut expected = Expected::KeyOrEnd;
     loop {
         if at(record, pos) != Some(b'"') {
             return Err(unexpected(record, pos, expected));
@@ -87,15 +124,22 @@ fn scan_fields(record: &[u8], fields: &mut Vec<Field>) -> Result<(), Error> {
             Some(b'}') => return trailing(record, pos + 1),
             _ => return Err(unexpected(record, pos, Expected::CommaOrObjectEnd)),
         }
+        if stop_at_log
+            && is_string
+            && plain_key
+            && record.get(key_start..key_end) == Some(LINE_KEYS[0])
+        {
+            return Ok(Scan::StoppedAtLog(pos));
+        }
         expected = Expected::Key;
     }
 }
 
 /// Only whitespace may follow the record's object.
-fn trailing(record: &[u8], pos: usize) -> Result<(), Error> {
+fn trailing(record: &[u8], pos: usize) -> Result<Scan, Error> {
     let pos = skip_ws(record, pos);
     match at(record, pos) {
-        None => Ok(()),
+        None => Ok(Scan::Complete),
         Some(found) => Err(Error::new(
             ErrorKind::Unexpected {
                 found,
@@ -108,7 +152,11 @@ fn trailing(record: &[u8], pos: usize) -> Result<(), Error> {
 
 /// The field's key in canonical (minimally escaped) form, decoded into
 /// `scratch` when it is not plain.
-pub(crate) fn canonical_key<'a>(record: &'a [u8], field: &Field, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+pub(crate) fn canonical_key<'a>(
+    record: &'a [u8],
+    field: &Field,
+    scratch: &'a mut Vec<u8>,
+) -> &'a [u8] {
     if field.plain_key {
         return record.get(field.key.0..field.key.1).unwrap_or_default();
     }
@@ -119,17 +167,19 @@ pub(crate) fn canonical_key<'a>(record: &'a [u8], field: &Field, scratch: &'a mu
 }
 
 /// The field holding the line, and its key: the first of `log`, `message`,
-/// `MESSAGE` whose value (the last one, if the key repeats) is a string.
+/// `MESSAGE` present with a string value. When a key repeats, its first
+/// string occurrence is the line (as Fluent Bit's record accessor finds it),
+/// which lets a drop stop reading at the first `log`.
 pub(crate) fn line_field(
     record: &[u8],
     fields: &[Field],
     scratch: &mut Vec<u8>,
 ) -> Option<(usize, &'static [u8])> {
     let mut found: [Option<usize>; 3] = [None; 3];
-    for (i, field) in fields.iter().enumerate() {
+    for (i, field) in fields.iter().enumerate().filter(|(_, f)| f.is_string) {
         let key = canonical_key(record, field, scratch);
         if let Some(rank) = LINE_KEYS.iter().position(|k| *k == key) {
-            if let Some(slot) = found.get_mut(rank) {
+            if let Some(slot @ None) = found.get_mut(rank) {
                 *slot = Some(i);
             }
         }
@@ -137,10 +187,7 @@ pub(crate) fn line_field(
     found
         .into_iter()
         .zip(LINE_KEYS)
-        .find_map(|(index, key)| {
-            let index = index?;
-            fields.get(index)?.is_string.then_some((index, key))
-        })
+        .find_map(|(index, key)| Some((index?, key)))
 }
 
 #[cfg(test)]
@@ -149,8 +196,30 @@ mod tests {
 
     fn fields(record: &str) -> Result<Vec<Field>, Error> {
         let mut out = Vec::new();
-        scan(record.as_bytes(), &mut out)?;
+        assert_eq!(
+            scan(record.as_bytes(), From::Start, &mut out, false)?,
+            Scan::Complete
+        );
         Ok(out)
+    }
+
+    #[test]
+    fn a_scan_can_stop_at_the_first_log_and_resume() {
+        let r = br#"{"time":"t","log":"x","stream":"s","bad":}"#;
+        let mut out = Vec::new();
+        let stopped = scan(r, From::Start, &mut out, true).unwrap();
+        assert_eq!(stopped, Scan::StoppedAtLog(22));
+        assert_eq!(out.len(), 2);
+        // The rest is only checked when it is read.
+        let Scan::StoppedAtLog(at) = stopped else {
+            unreachable!()
+        };
+        assert!(scan(r, From::Resume(at), &mut out, true).is_err());
+        let mut out = Vec::new();
+        assert_eq!(
+            scan(br#"{"log":"x"}"#, From::Start, &mut out, true).unwrap(),
+            Scan::Complete
+        );
     }
 
     fn line_key(record: &str) -> Option<String> {
@@ -173,19 +242,38 @@ mod tests {
 
     #[test]
     fn preference_log_then_message_then_upper_message() {
-        assert_eq!(line_key(r#"{"MESSAGE":"a","message":"b","log":"c"}"#).as_deref(), Some("log"));
-        assert_eq!(line_key(r#"{"MESSAGE":"a","message":"b"}"#).as_deref(), Some("message"));
-        assert_eq!(line_key(r#"{"MESSAGE":"a","_PID":"1"}"#).as_deref(), Some("MESSAGE"));
+        assert_eq!(
+            line_key(r#"{"MESSAGE":"a","message":"b","log":"c"}"#).as_deref(),
+            Some("log")
+        );
+        assert_eq!(
+            line_key(r#"{"MESSAGE":"a","message":"b"}"#).as_deref(),
+            Some("message")
+        );
+        assert_eq!(
+            line_key(r#"{"MESSAGE":"a","_PID":"1"}"#).as_deref(),
+            Some("MESSAGE")
+        );
         assert_eq!(line_key(r#"{"msg":"a"}"#), None);
     }
 
     #[test]
     fn a_line_key_must_hold_a_string() {
-        assert_eq!(line_key(r#"{"log":5,"message":"b"}"#).as_deref(), Some("message"));
+        assert_eq!(
+            line_key(r#"{"log":5,"message":"b"}"#).as_deref(),
+            Some("message")
+        );
         assert_eq!(line_key(r#"{"log":null}"#), None);
         assert_eq!(line_key(r#"{"log":{"a":"b"}}"#), None);
-        // The last of a repeated key is the one that counts.
-        assert_eq!(line_key(r#"{"log":"a","log":7,"MESSAGE":"m"}"#).as_deref(), Some("MESSAGE"));
+        // The first string under a repeated key is the line.
+        assert_eq!(
+            line_key(r#"{"log":7,"log":"a","MESSAGE":"m"}"#).as_deref(),
+            Some("log")
+        );
+        assert_eq!(
+            line_key(r#"{"message":"m","log":"a","log":"b"}"#).as_deref(),
+            Some("log")
+        );
     }
 
     #[test]
@@ -195,7 +283,16 @@ mod tests {
 
     #[test]
     fn invalid_records_are_errors_in_the_record() {
-        for bad in ["", "[]", "{", r#"{"a":1"#, r#"{"a":1,}"#, r#"{"a" 1}"#, r#"{"a":1} x"#, "{\"a\":\"\x01\"}"] {
+        for bad in [
+            "",
+            "[]",
+            "{",
+            r#"{"a":1"#,
+            r#"{"a":1,}"#,
+            r#"{"a" 1}"#,
+            r#"{"a":1} x"#,
+            "{\"a\":\"\x01\"}",
+        ] {
             let e = fields(bad).unwrap_err();
             assert_eq!(e.place(), crate::error::Place::Record, "{bad}");
         }
@@ -206,7 +303,7 @@ mod tests {
         let fs = fields("{\"a\":\"\u{e9}\",\"b\":\"\\ud800\"}").unwrap();
         assert!(!fs[0].needs_repair && fs[1].needs_repair);
         let mut out = Vec::new();
-        scan(b"{\"a\":[\"\xff\"]}", &mut out).unwrap();
+        scan(b"{\"a\":[\"\xff\"]}", From::Start, &mut out, false).unwrap();
         assert!(out[0].needs_repair);
     }
 }

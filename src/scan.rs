@@ -105,6 +105,23 @@ pub fn find_either(s: &[u8], a: u8, b: u8) -> usize {
         .map_or(s.len(), |i| base + i)
 }
 
+/// Index of the first `a`, `b` or `c` in `s`, or `s.len()`.
+#[inline]
+pub fn find_any3(s: &[u8], a: u8, b: u8, c: u8) -> usize {
+    let (words, rest) = s.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        let w = u64::from_le_bytes(*word);
+        let mask = lanes_eq(w, a) | lanes_eq(w, b) | lanes_eq(w, c);
+        if mask != 0 {
+            return i * 8 + lowest_lane(mask);
+        }
+    }
+    let base = words.len() * 8;
+    rest.iter()
+        .position(|&x| x == a || x == b || x == c)
+        .map_or(s.len(), |i| base + i)
+}
+
 /// A fast, non-cryptographic hash of a key (word at a time), for the
 /// duplicate-key table.
 #[inline]
@@ -126,10 +143,14 @@ mod tests {
     use super::*;
 
     fn naive_special(s: &[u8]) -> usize {
-        s.iter().position(|&b| is_string_special(b)).unwrap_or(s.len())
+        s.iter()
+            .position(|&b| is_string_special(b))
+            .unwrap_or(s.len())
     }
     fn naive_delimiter(s: &[u8]) -> usize {
-        s.iter().position(|&b| is_string_delimiter(b)).unwrap_or(s.len())
+        s.iter()
+            .position(|&b| is_string_delimiter(b))
+            .unwrap_or(s.len())
     }
 
     #[test]
@@ -143,6 +164,8 @@ mod tests {
                     assert_eq!(find_string_delimiter(&s), naive_delimiter(&s), "{s:?}");
                     let naive_either = s.iter().position(|&c| c == b':' || c == b'{');
                     assert_eq!(find_either(&s, b':', b'{'), naive_either.unwrap_or(len));
+                    let naive_any3 = s.iter().position(|&c| c == b':' || c == b'{' || c == b'\\');
+                    assert_eq!(find_any3(&s, b':', b'{', b'\\'), naive_any3.unwrap_or(len));
                 }
             }
         }

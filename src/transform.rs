@@ -5,8 +5,8 @@ use crate::error::Error;
 use crate::flatten::Flattener;
 use crate::json::{Strings, copy_value, encode_text, string};
 use crate::object::ObjectWriter;
-use crate::recognize::{Analytics, recognize, strip_line_end};
-use crate::record::{self, Field, RECORD_MAX_DEPTH, canonical_key, line_field};
+use crate::recognize::{Analytics, clearly_not_analytics, recognize, strip_line_end};
+use crate::record::{self, Field, From, RECORD_MAX_DEPTH, Scan, canonical_key, line_field};
 
 /// The key under which a raw line travels (Fluent Bit's `tail` without a
 /// parser).
@@ -131,8 +131,25 @@ impl Transformer {
     /// passes with `Event_Format json`).
     pub fn transform_record(&mut self, record: &[u8], options: Options) -> Outcome {
         self.fields.clear();
-        if let Err(error) = record::scan(record, &mut self.fields) {
-            return self.unreadable_record(record, error);
+        let drop = options.non_analytics == NonAnalytics::Drop;
+        let scanned = match record::scan(record, From::Start, &mut self.fields, drop) {
+            Ok(scanned) => scanned,
+            Err(error) => return self.unreadable_record(record, error),
+        };
+        if let Scan::StoppedAtLog(rest) = scanned {
+            // The first `log` string is the line: most service lines are
+            // dropped here, from their raw text, without reading further.
+            let raw = self
+                .fields
+                .last()
+                .and_then(|f| record.get(f.value.0 + 1..f.value.1 - 1));
+            if raw.is_some_and(clearly_not_analytics) {
+                self.out.clear();
+                return Outcome::Dropped;
+            }
+            if let Err(error) = record::scan(record, From::Resume(rest), &mut self.fields, false) {
+                return self.unreadable_record(record, error);
+            }
         }
         let Some((index, line_key)) = line_field(record, &self.fields, &mut self.key) else {
             return self.not_analytics(Source::Record(record, None), options);
@@ -223,7 +240,12 @@ impl Transformer {
     /// The answer when Fluent Bit could not copy the record into the module
     /// (`record_ptr == 0`): the record never reached us, so the error record
     /// says how big the heap must be.
-    pub fn heap_too_small(&mut self, tag: Option<&[u8]>, record_len: usize, heap_needed: usize) -> Outcome {
+    pub fn heap_too_small(
+        &mut self,
+        tag: Option<&[u8]>,
+        record_len: usize,
+        heap_needed: usize,
+    ) -> Outcome {
         self.out.begin();
         self.message.clear();
         heap_message(record_len, heap_needed, &mut self.message);

@@ -62,10 +62,15 @@ pub struct Case {
 
 fn read_lines(name: &str) -> Vec<String> {
     let path = corpus_dir().join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     // Only `\n` ends a line; a `\r` before it is part of the line (CRLF case).
     let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
-    assert_eq!(lines.pop().as_deref(), Some(""), "{name} ends with a newline");
+    assert_eq!(
+        lines.pop().as_deref(),
+        Some(""),
+        "{name} ends with a newline"
+    );
     lines
 }
 
@@ -114,7 +119,11 @@ pub fn all_cases() -> Vec<Case> {
                    to_record: &dyn Fn(&str) -> String,
                    raw: bool| {
         let lines = read_lines(file);
-        assert_eq!(lines.len(), expected.len(), "{file} has one expectation per line");
+        assert_eq!(
+            lines.len(),
+            expected.len(),
+            "{file} has one expectation per line"
+        );
         for (i, (line, exp)) in lines.iter().zip(expected).enumerate() {
             cases.push(Case {
                 shape,
@@ -128,9 +137,23 @@ pub fn all_cases() -> Vec<Case> {
     };
     add("raw", "connector.log", &plain, "log", &line_record, true);
     add("syslog", "syslog.log", &syslog, "log", &line_record, true);
-    add("docker", "docker.log", &plain, "log", &|l| l.to_owned(), false);
+    add(
+        "docker",
+        "docker.log",
+        &plain,
+        "log",
+        &|l| l.to_owned(),
+        false,
+    );
     add("cri", "cri.log", &plain, "log", &cri_record, false);
-    add("journal", "journal.ndjson", &plain, "MESSAGE", &|l| l.to_owned(), false);
+    add(
+        "journal",
+        "journal.ndjson",
+        &plain,
+        "MESSAGE",
+        &|l| l.to_owned(),
+        false,
+    );
     cases
 }
 
@@ -138,14 +161,20 @@ pub fn all_cases() -> Vec<Case> {
 /// as floats on both sides), everything else structurally.
 pub fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
-            (Some(p), Some(q), _, _) => p == q,
-            (_, _, Some(p), Some(q)) => p == q,
-            _ => x.as_f64() == y.as_f64(),
-        },
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
+        (Value::Number(x), Value::Number(y)) => {
+            match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
+                (Some(p), Some(q), _, _) => p == q,
+                (_, _, Some(p), Some(q)) => p == q,
+                _ => x.as_f64() == y.as_f64(),
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
+        }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -194,7 +223,8 @@ pub fn parse_output(text: &str) -> Result<Map<String, Value>, String> {
 /// Checks one answer against the contract; `keep` is the `_keep` entry
 /// point. Returns a description of the difference, if any.
 pub fn check(case: &Case, keep: bool, answer: &Answer) -> Result<(), String> {
-    let record: Map<String, Value> = serde_json::from_str(&case.record).map_err(|e| format!("fixture: {e}"))?;
+    let record: Map<String, Value> =
+        serde_json::from_str(&case.record).map_err(|e| format!("fixture: {e}"))?;
     match (&case.expected, answer) {
         (Expected::Event(fields), Answer::Event(text)) => {
             let got = parse_output(text)?;
@@ -224,7 +254,9 @@ pub fn check(case: &Case, keep: bool, answer: &Answer) -> Result<(), String> {
                 other => return Err(format!("twingate.parse_error should say where: {other:?}")),
             }
             if !json_eq(&Value::Object(got), &Value::Object(record)) {
-                return Err(format!("error record is not the original record plus the reason: {text}"));
+                return Err(format!(
+                    "error record is not the original record plus the reason: {text}"
+                ));
             }
             Ok(())
         }
@@ -260,7 +292,12 @@ fn diff(want: &Map<String, Value>, got: &Map<String, Value>) -> String {
 }
 
 /// Runs `door` over every case and panics with the first few differences.
-pub fn assert_conforms(door_name: &str, keep: bool, cases: &[Case], mut door: impl FnMut(&Case) -> Answer) {
+pub fn assert_conforms(
+    door_name: &str,
+    keep: bool,
+    cases: &[Case],
+    mut door: impl FnMut(&Case) -> Answer,
+) {
     let mut failures = Vec::new();
     for case in cases {
         let answer = door(case);
@@ -273,6 +310,11 @@ pub fn assert_conforms(door_name: &str, keep: bool, cases: &[Case], mut door: im
         "{door_name}: {} of {} records differ from the contract:\n{}",
         failures.len(),
         cases.len(),
-        failures.iter().take(15).cloned().collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .take(15)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
