@@ -14,7 +14,7 @@
 
 use crate::error::{Error, ErrorKind, Expected, MAX_DEPTH};
 use crate::json::{
-    self, Strings, at, copy_value, encode_text, literal, number, skip_ws, string, unexpected,
+    self, Plain, Strings, Text, at, copy_value, encode_text, literal, number, skip_ws, unexpected,
 };
 use crate::object::ObjectWriter;
 use crate::scan::find_string_special;
@@ -40,15 +40,15 @@ impl Flattener {
         }
     }
 
-    /// Flattens the payload object starting at `start` of `line` into `out`;
-    /// returns the position after it.
-    pub(crate) fn payload(
+    /// Flattens the payload object starting at `start` of `text` into
+    /// `out`; returns the position after it.
+    pub(crate) fn payload<T: Text>(
         &mut self,
-        line: &[u8],
+        text: &[u8],
         start: usize,
         out: &mut ObjectWriter,
     ) -> Result<usize, Error> {
-        match at(line, start) {
+        match at(text, start) {
             Some(b'{') => {}
             Some(found) => return Err(Error::new(ErrorKind::NotAnObject(found), start)),
             None => return Err(Error::new(ErrorKind::NoPayload, start)),
@@ -59,15 +59,14 @@ impl Flattener {
             key,
             location,
         } = self;
-        let end = object(line, start, prefix, key, out, Some(location))?;
-        Ok(end)
+        object::<T>(text, start, prefix, key, out, Some(location))
     }
 }
 
 /// Flattens the object at `start` (its `{`) under the current `prefix`.
 /// `location` is the buffer for the top-level `location` rule, or `None`
 /// where the rule does not apply (inside `location` itself).
-fn object(
+fn object<T: Text>(
     src: &[u8],
     start: usize,
     prefix: &mut Vec<u8>,
@@ -79,93 +78,92 @@ fn object(
     let mut restore = [0usize; MAX_DEPTH];
     let base = prefix.len();
     let mut depth = 1;
-    let mut pos = skip_ws(src, start + 1);
+    let mut pos = T::skip_ws(src, start + 1);
     if at(src, pos) == Some(b'}') {
         return Ok(pos + 1);
     }
     let mut expected = Expected::KeyOrEnd;
     loop {
-        // A key.
-        if at(src, pos) != Some(b'"') {
+        // A key: plain bytes when it has nothing to decode.
+        let Some(key_start) = T::open_quote(src, pos) else {
             return Err(unexpected(src, pos, expected));
-        }
-        let key_start = pos + 1;
+        };
         let run = find_string_special(src.get(key_start..).unwrap_or_default());
-        let key: &[u8] = if at(src, key_start + run) == Some(b'"') {
-            pos = key_start + run + 1;
+        let key: &[u8] = if let Some(after) = T::close_quote(src, key_start + run) {
+            pos = after;
             src.get(key_start..key_start + run).unwrap_or_default()
         } else {
             key_buf.clear();
-            pos = string(src, key_start, key_buf, Strings::Encode)?;
+            pos = T::string(src, key_start, key_buf, Strings::Encode)?;
             key_buf
         };
-        pos = skip_ws(src, pos);
+        pos = T::skip_ws(src, pos);
         if at(src, pos) != Some(b':') {
             return Err(unexpected(src, pos, Expected::Colon));
         }
-        pos = skip_ws(src, pos + 1);
+        pos = T::skip_ws(src, pos + 1);
 
         // Its value.
-        match at(src, pos) {
-            Some(b'{') => {
-                if depth >= MAX_DEPTH {
-                    return Err(Error::new(ErrorKind::TooDeep(MAX_DEPTH), pos));
+        if let Some(content) = T::open_quote(src, pos) {
+            match location.as_deref_mut() {
+                Some(buf) if depth == 1 && key == LOCATION => {
+                    pos = location_field::<T>(src, content, prefix, key_buf, buf, out)?;
                 }
-                let inner = skip_ws(src, pos + 1);
-                if at(src, inner) == Some(b'}') {
-                    out.field(prefix, key).extend_from_slice(b"{}");
-                    pos = inner + 1;
-                } else {
-                    if let Some(slot) = restore.get_mut(depth) {
-                        *slot = prefix.len();
-                    }
-                    prefix.extend_from_slice(key);
-                    prefix.push(b'.');
-                    depth += 1;
-                    pos = inner;
-                    expected = Expected::Key;
-                    continue;
+                _ => {
+                    let value = out.field(prefix, key);
+                    value.push(b'"');
+                    pos = T::string(src, content, value, Strings::Encode)?;
+                    value.push(b'"');
                 }
             }
-            Some(b'[') => {
-                let value = out.field(prefix, key);
-                pos = copy_value(src, pos, value, depth, MAX_DEPTH)?;
-            }
-            Some(b'"') => {
-                let is_location = depth == 1 && key == LOCATION;
-                match location.as_deref_mut() {
-                    Some(buf) if is_location => {
-                        pos = location_field(src, pos, prefix, key_buf, buf, out)?;
+        } else {
+            match at(src, pos) {
+                Some(b'{') => {
+                    if depth >= MAX_DEPTH {
+                        return Err(Error::new(ErrorKind::TooDeep(MAX_DEPTH), pos));
                     }
-                    _ => {
-                        let value = out.field(prefix, key);
-                        value.push(b'"');
-                        pos = string(src, pos + 1, value, Strings::Encode)?;
-                        value.push(b'"');
+                    let inner = T::skip_ws(src, pos + 1);
+                    if at(src, inner) == Some(b'}') {
+                        out.field(prefix, key).extend_from_slice(b"{}");
+                        pos = inner + 1;
+                    } else {
+                        if let Some(slot) = restore.get_mut(depth) {
+                            *slot = prefix.len();
+                        }
+                        prefix.extend_from_slice(key);
+                        prefix.push(b'.');
+                        depth += 1;
+                        pos = inner;
+                        expected = Expected::Key;
+                        continue;
                     }
                 }
+                Some(b'[') => {
+                    let value = out.field(prefix, key);
+                    pos = copy_value::<_, T>(src, pos, value, depth, MAX_DEPTH)?;
+                }
+                Some(b'-' | b'0'..=b'9') => {
+                    let end = number(src, pos)?;
+                    out.field(prefix, key)
+                        .extend_from_slice(src.get(pos..end).unwrap_or_default());
+                    pos = end;
+                }
+                Some(b't' | b'f' | b'n') => {
+                    let end = literal(src, pos)?;
+                    out.field(prefix, key)
+                        .extend_from_slice(src.get(pos..end).unwrap_or_default());
+                    pos = end;
+                }
+                _ => return Err(unexpected(src, pos, Expected::Value)),
             }
-            Some(b'-' | b'0'..=b'9') => {
-                let end = number(src, pos)?;
-                out.field(prefix, key)
-                    .extend_from_slice(src.get(pos..end).unwrap_or_default());
-                pos = end;
-            }
-            Some(b't' | b'f' | b'n') => {
-                let end = literal(src, pos)?;
-                out.field(prefix, key)
-                    .extend_from_slice(src.get(pos..end).unwrap_or_default());
-                pos = end;
-            }
-            _ => return Err(unexpected(src, pos, Expected::Value)),
         }
 
         // After a value: the next key, or close objects.
         loop {
-            pos = skip_ws(src, pos);
+            pos = T::skip_ws(src, pos);
             match at(src, pos) {
                 Some(b',') => {
-                    pos = skip_ws(src, pos + 1);
+                    pos = T::skip_ws(src, pos + 1);
                     expected = Expected::Key;
                     break;
                 }
@@ -184,18 +182,19 @@ fn object(
     }
 }
 
-/// The top-level `location`: a string that holds a JSON object is flattened
-/// under `location.`; anything else stays the string it was.
-fn location_field(
+/// The top-level `location` (its string content starts at `content`): a
+/// string that holds a JSON object is flattened under `location.`; anything
+/// else stays the string it was.
+fn location_field<T: Text>(
     src: &[u8],
-    pos: usize,
+    content: usize,
     prefix: &mut Vec<u8>,
     key_buf: &mut Vec<u8>,
     text: &mut Vec<u8>,
     out: &mut ObjectWriter,
 ) -> Result<usize, Error> {
     text.clear();
-    let end = string(src, pos + 1, text, Strings::Decode)?;
+    let end = T::string(src, content, text, Strings::Decode)?;
     let mark = out.mark();
     if flatten_embedded(text, prefix, key_buf, out).is_err() {
         out.rollback(mark);
@@ -229,7 +228,7 @@ fn flatten_embedded(
         out.field(prefix, LOCATION).extend_from_slice(b"{}");
         Ok(inner + 1)
     } else {
-        object(text, start, prefix, key_buf, out, None)
+        object::<Plain>(text, start, prefix, key_buf, out, None)
     };
     prefix.truncate(base);
     let end = skip_ws(text, result?);
@@ -247,7 +246,7 @@ mod tests {
         let mut f = Flattener::new();
         let mut w = ObjectWriter::new();
         w.begin();
-        let end = f.payload(payload.as_bytes(), 0, &mut w)?;
+        let end = f.payload::<Plain>(payload.as_bytes(), 0, &mut w)?;
         assert_eq!(end, payload.len(), "consumed all of {payload}");
         w.finish();
         Ok(String::from_utf8(w.text().to_vec()).unwrap())
@@ -434,6 +433,6 @@ mod tests {
         let mut f = Flattener::new();
         let mut w = ObjectWriter::new();
         w.begin();
-        assert_eq!(f.payload(br#"{"a":1} {"b":2}"#, 0, &mut w), Ok(7));
+        assert_eq!(f.payload::<Plain>(br#"{"a":1} {"b":2}"#, 0, &mut w), Ok(7));
     }
 }

@@ -76,6 +76,162 @@ pub(crate) enum Strings {
     Decode,
 }
 
+/// How the JSON text being parsed is stored.
+///
+/// [`Plain`]: the bytes are the JSON text. [`Quoted`]: the bytes are the
+/// content of a JSON string whose decoded value is the JSON text, which is
+/// how a payload sits inside a Fluent Bit record (`"log":"ANALYTICS
+/// {\"a\":1}\n"`). Parsing it in place saves decoding the line into a
+/// buffer and reading it twice. `Quoted` handles what hosts write (`\"`,
+/// `\\`, `\/`, non-ASCII `\uXXXX`, whitespace escapes) and fails on
+/// anything else, after which the caller decodes and parses [`Plain`]ly.
+pub(crate) trait Text {
+    fn skip_ws(src: &[u8], pos: usize) -> usize;
+    /// If a string opens at `pos`, where its content starts.
+    fn open_quote(src: &[u8], pos: usize) -> Option<usize>;
+    /// If a string closes at `pos`, the position after its closing quote.
+    fn close_quote(src: &[u8], pos: usize) -> Option<usize>;
+    /// Reads a string's content from `pos` to its closing quote (see
+    /// [`string`]); returns the position after the quote.
+    fn string<S: Sink>(src: &[u8], pos: usize, out: &mut S, mode: Strings) -> Result<usize, Error>;
+}
+
+pub(crate) struct Plain;
+
+impl Text for Plain {
+    #[inline(always)]
+    fn skip_ws(src: &[u8], pos: usize) -> usize {
+        skip_ws(src, pos)
+    }
+    #[inline(always)]
+    fn open_quote(src: &[u8], pos: usize) -> Option<usize> {
+        (at(src, pos) == Some(b'"')).then_some(pos + 1)
+    }
+    #[inline(always)]
+    fn close_quote(src: &[u8], pos: usize) -> Option<usize> {
+        Self::open_quote(src, pos)
+    }
+    #[inline(always)]
+    fn string<S: Sink>(src: &[u8], pos: usize, out: &mut S, mode: Strings) -> Result<usize, Error> {
+        string(src, pos, out, mode)
+    }
+}
+
+pub(crate) struct Quoted;
+
+impl Text for Quoted {
+    #[inline(always)]
+    fn skip_ws(src: &[u8], mut pos: usize) -> usize {
+        loop {
+            match (at(src, pos), at(src, pos + 1)) {
+                (Some(b' '), _) => pos += 1,
+                (Some(b'\\'), Some(b'n' | b't' | b'r')) => pos += 2,
+                _ => return pos,
+            }
+        }
+    }
+    #[inline(always)]
+    fn open_quote(src: &[u8], pos: usize) -> Option<usize> {
+        (at(src, pos) == Some(b'\\') && at(src, pos + 1) == Some(b'"')).then_some(pos + 2)
+    }
+    #[inline(always)]
+    fn close_quote(src: &[u8], pos: usize) -> Option<usize> {
+        Self::open_quote(src, pos)
+    }
+    fn string<S: Sink>(
+        src: &[u8],
+        mut pos: usize,
+        out: &mut S,
+        mode: Strings,
+    ) -> Result<usize, Error> {
+        loop {
+            let tail = rest(src, pos);
+            let run = find_string_special(tail);
+            out.bytes(tail.get(..run).unwrap_or_default());
+            pos += run;
+            match (at(src, pos), at(src, pos + 1)) {
+                (Some(b'\\'), Some(b'"')) => return Ok(pos + 2),
+                (Some(b'\\'), Some(b'\\')) => pos = quoted_escape(src, pos + 2, out, mode)?,
+                (Some(b'\\'), Some(b'/')) => {
+                    out.byte(b'/');
+                    pos += 2;
+                }
+                (Some(b'\\'), Some(b'u')) => pos = quoted_character(src, pos, out)?,
+                // A decoded control character, or the end of the line: not
+                // a valid payload string.
+                (Some(b'\\' | b'"'), _) | (None, _) => {
+                    return Err(Error::new(ErrorKind::Truncated(Expected::StringEnd), pos));
+                }
+                (Some(b), _) if b < 0x20 => {
+                    return Err(Error::new(ErrorKind::ControlCharacter(b), pos));
+                }
+                (Some(_), _) => pos = utf8_run(src, pos, out),
+            }
+        }
+    }
+}
+
+/// A payload escape inside a [`Quoted`] string: its backslash was `\\`,
+/// and its letter, itself escaped where JSON requires it, is at `pos`.
+fn quoted_escape<S: Sink>(
+    src: &[u8],
+    pos: usize,
+    out: &mut S,
+    mode: Strings,
+) -> Result<usize, Error> {
+    match (at(src, pos), at(src, pos + 1)) {
+        (Some(b'\\'), Some(c @ (b'\\' | b'"'))) => {
+            if mode == Strings::Encode {
+                out.bytes(&[b'\\', c]);
+            } else {
+                out.byte(c);
+            }
+            Ok(pos + 2)
+        }
+        (Some(b'/'), _) => {
+            out.byte(b'/');
+            Ok(pos + 1)
+        }
+        (Some(c @ (b'b' | b'f' | b'n' | b'r' | b't')), _) => {
+            if mode == Strings::Encode {
+                out.bytes(&[b'\\', c]);
+            } else {
+                out.byte(control_for(c));
+            }
+            Ok(pos + 1)
+        }
+        (Some(b'u'), _) => {
+            let (code, end) = unicode_unit(src, pos + 1, b"\\\\u", out)?;
+            write_code_point(code, out, mode);
+            Ok(end)
+        }
+        (Some(c), _) => Err(Error::new(ErrorKind::InvalidEscape(c), pos)),
+        (None, _) => Err(Error::new(ErrorKind::Truncated(Expected::StringEnd), pos)),
+    }
+}
+
+/// A `\uXXXX` of the outer string inside a [`Quoted`] payload string: one
+/// non-ASCII character of the payload (an escaped ASCII character could be
+/// structure, so it is left to the plain path).
+fn quoted_character<S: Sink>(src: &[u8], pos: usize, out: &mut S) -> Result<usize, Error> {
+    let (code, end) = unicode_unit(src, pos + 2, b"\\u", out)?;
+    if code < 0x80 {
+        return Err(Error::new(ErrorKind::InvalidUnicodeEscape, pos));
+    }
+    write_code_point(code, out, Strings::Decode);
+    Ok(end)
+}
+
+fn control_for(letter: u8) -> u8 {
+    match letter {
+        b'b' => 0x08,
+        b'f' => 0x0c,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        _ => b'\t',
+    }
+}
+
 /// Reads a JSON string whose opening quote is just before `pos`; writes its
 /// content to `out` and returns the position after the closing quote.
 /// `\/` becomes `/`; invalid UTF-8 and lone surrogates become U+FFFD.
@@ -131,28 +287,19 @@ fn escape<S: Sink>(src: &[u8], pos: usize, out: &mut S, mode: Strings) -> Result
             pos + 1,
         ));
     };
-    let decoded = match c {
-        b'"' | b'\\' => {
-            if mode == Strings::Encode {
-                out.bytes(&[b'\\', c]);
-            } else {
-                out.byte(c);
-            }
-            return Ok(pos + 2);
+    match c {
+        b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' if mode == Strings::Encode => {
+            out.bytes(&[b'\\', c])
         }
-        b'/' => b'/',
-        b'b' => 0x08,
-        b'f' => 0x0c,
-        b'n' => b'\n',
-        b'r' => b'\r',
-        b't' => b'\t',
-        b'u' => return unicode_escape(src, pos, out, mode),
+        b'"' | b'\\' => out.byte(c),
+        b'b' | b'f' | b'n' | b'r' | b't' => out.byte(control_for(c)),
+        b'/' => out.byte(b'/'),
+        b'u' => {
+            let (code, end) = unicode_unit(src, pos + 2, b"\\u", out)?;
+            write_code_point(code, out, mode);
+            return Ok(end);
+        }
         _ => return Err(Error::new(ErrorKind::InvalidEscape(c), pos)),
-    };
-    if mode == Strings::Encode && decoded != b'/' {
-        out.bytes(&[b'\\', c]);
-    } else {
-        out.byte(decoded);
     }
     Ok(pos + 2)
 }
@@ -177,39 +324,39 @@ fn hex4(src: &[u8], pos: usize) -> Result<u32, Error> {
     Ok(value)
 }
 
-/// `\uXXXX` at `pos` (the backslash), with surrogate pairs; a lone
-/// surrogate becomes U+FFFD.
-fn unicode_escape<S: Sink>(
+/// The code point of a `\uXXXX` escape whose hex digits start at `hex`,
+/// and the position after it. A high surrogate pairs with a following low
+/// one introduced by `prefix` (`\u`, or `\\u` inside a [`Quoted`] text); a
+/// lone surrogate becomes U+FFFD.
+fn unicode_unit<S: Sink>(
     src: &[u8],
-    pos: usize,
+    hex: usize,
+    prefix: &[u8],
     out: &mut S,
-    mode: Strings,
-) -> Result<usize, Error> {
-    let unit = hex4(src, pos + 2)?;
-    let mut end = pos + 6;
-    let code = match unit {
+) -> Result<(u32, usize), Error> {
+    let unit = hex4(src, hex)?;
+    let end = hex + 4;
+    match unit {
         0xD800..=0xDBFF => {
-            let low = if at(src, end) == Some(b'\\') && at(src, end + 1) == Some(b'u') {
-                hex4(src, end + 2)?
-            } else {
-                0
-            };
-            if (0xDC00..=0xDFFF).contains(&low) {
-                end += 6;
-                0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
-            } else {
-                out.repaired();
-                0xFFFD
+            let low_hex = end + prefix.len();
+            if rest(src, end).starts_with(prefix) {
+                let low = hex4(src, low_hex)?;
+                if (0xDC00..=0xDFFF).contains(&low) {
+                    return Ok((
+                        0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00),
+                        low_hex + 4,
+                    ));
+                }
             }
+            out.repaired();
+            Ok((0xFFFD, end))
         }
         0xDC00..=0xDFFF => {
             out.repaired();
-            0xFFFD
+            Ok((0xFFFD, end))
         }
-        _ => unit,
-    };
-    write_code_point(code, out, mode);
-    Ok(end)
+        _ => Ok((unit, end)),
+    }
 }
 
 fn write_code_point<S: Sink>(code: u32, out: &mut S, mode: Strings) {
@@ -422,7 +569,7 @@ impl Nesting {
 /// and minimally escaped, checking it on the way. The value sits inside
 /// `outer` levels already; nesting past `limit` levels in all is an error.
 /// Returns the position after the value.
-pub(crate) fn copy_value<S: Sink>(
+pub(crate) fn copy_value<S: Sink, T: Text>(
     src: &[u8],
     mut pos: usize,
     out: &mut S,
@@ -433,55 +580,56 @@ pub(crate) fn copy_value<S: Sink>(
     let mut open = Nesting::new();
     loop {
         // One value at `pos`.
-        match at(src, pos) {
-            Some(c @ (b'{' | b'[')) => {
-                if open.depth() >= max_depth || !open.push(c == b'{') {
-                    return Err(Error::new(ErrorKind::TooDeep(limit), pos));
+        if let Some(content) = T::open_quote(src, pos) {
+            out.byte(b'"');
+            pos = T::string(src, content, out, Strings::Encode)?;
+            out.byte(b'"');
+        } else {
+            match at(src, pos) {
+                Some(c @ (b'{' | b'[')) => {
+                    if open.depth() >= max_depth || !open.push(c == b'{') {
+                        return Err(Error::new(ErrorKind::TooDeep(limit), pos));
+                    }
+                    out.byte(c);
+                    pos = T::skip_ws(src, pos + 1);
+                    let close = if c == b'{' { b'}' } else { b']' };
+                    if at(src, pos) == Some(close) {
+                        out.byte(close);
+                        open.pop();
+                        pos += 1;
+                    } else if c == b'{' {
+                        pos = object_key::<S, T>(src, pos, out, Expected::KeyOrEnd)?;
+                        continue;
+                    } else {
+                        continue;
+                    }
                 }
-                out.byte(c);
-                pos = skip_ws(src, pos + 1);
-                let close = if c == b'{' { b'}' } else { b']' };
-                if at(src, pos) == Some(close) {
-                    out.byte(close);
-                    open.pop();
-                    pos += 1;
-                } else if c == b'{' {
-                    pos = object_key(src, pos, out, Expected::KeyOrEnd)?;
-                    continue;
-                } else {
-                    continue;
+                Some(b'-' | b'0'..=b'9') => {
+                    let end = number(src, pos)?;
+                    out.bytes(src.get(pos..end).unwrap_or_default());
+                    pos = end;
                 }
+                Some(b't' | b'f' | b'n') => {
+                    let end = literal(src, pos)?;
+                    out.bytes(src.get(pos..end).unwrap_or_default());
+                    pos = end;
+                }
+                _ => return Err(unexpected(src, pos, Expected::Value)),
             }
-            Some(b'"') => {
-                out.byte(b'"');
-                pos = string(src, pos + 1, out, Strings::Encode)?;
-                out.byte(b'"');
-            }
-            Some(b'-' | b'0'..=b'9') => {
-                let end = number(src, pos)?;
-                out.bytes(src.get(pos..end).unwrap_or_default());
-                pos = end;
-            }
-            Some(b't' | b'f' | b'n') => {
-                let end = literal(src, pos)?;
-                out.bytes(src.get(pos..end).unwrap_or_default());
-                pos = end;
-            }
-            _ => return Err(unexpected(src, pos, Expected::Value)),
         }
         // After a complete value: close containers, or move to the next one.
         loop {
             if open.depth() == 0 {
                 return Ok(pos);
             }
-            pos = skip_ws(src, pos);
+            pos = T::skip_ws(src, pos);
             let in_object = open.in_object();
             match at(src, pos) {
                 Some(b',') => {
                     out.byte(b',');
-                    pos = skip_ws(src, pos + 1);
+                    pos = T::skip_ws(src, pos + 1);
                     if in_object {
-                        pos = object_key(src, pos, out, Expected::Key)?;
+                        pos = object_key::<S, T>(src, pos, out, Expected::Key)?;
                     }
                     break;
                 }
@@ -509,22 +657,22 @@ pub(crate) fn copy_value<S: Sink>(
 }
 
 /// A key, its colon and the whitespace up to the value; writes `"key":`.
-fn object_key<S: Sink>(
+fn object_key<S: Sink, T: Text>(
     src: &[u8],
     pos: usize,
     out: &mut S,
     expected: Expected,
 ) -> Result<usize, Error> {
-    if at(src, pos) != Some(b'"') {
+    let Some(content) = T::open_quote(src, pos) else {
         return Err(unexpected(src, pos, expected));
-    }
+    };
     out.byte(b'"');
-    let pos = skip_ws(src, string(src, pos + 1, out, Strings::Encode)?);
+    let pos = T::skip_ws(src, T::string(src, content, out, Strings::Encode)?);
     if at(src, pos) != Some(b':') {
         return Err(unexpected(src, pos, Expected::Colon));
     }
     out.bytes(b"\":");
-    Ok(skip_ws(src, pos + 1))
+    Ok(T::skip_ws(src, pos + 1))
 }
 
 #[cfg(test)]
@@ -545,7 +693,7 @@ mod tests {
 
     fn copy(s: &str) -> Result<String, Error> {
         let mut out = Vec::new();
-        let end = copy_value(s.as_bytes(), 0, &mut out, 0, 64)?;
+        let end = copy_value::<_, Plain>(s.as_bytes(), 0, &mut out, 0, 64)?;
         assert_eq!(end, s.len());
         Ok(String::from_utf8(out).unwrap())
     }

@@ -7,9 +7,12 @@
 
 use crate::scan::hash_key;
 
+/// Every field is written as `,"key":value`; `finish` turns the first comma
+/// into the object's `{`. Uniform segments make moving and dropping fields
+/// simple.
 #[derive(Clone, Copy)]
 struct Entry {
-    /// Index of the key's opening quote.
+    /// Index of the comma before the field.
     start: usize,
     /// Index just past the key's last byte; 0 marks a field that a later one
     /// with the same key replaced.
@@ -53,7 +56,6 @@ impl ObjectWriter {
     /// Starts a new object.
     pub(crate) fn begin(&mut self) {
         self.out.clear();
-        self.out.push(b'{');
         self.entries.clear();
     }
 
@@ -67,11 +69,8 @@ impl ObjectWriter {
     /// the caller writes the value into [`ObjectWriter::value`].
     #[inline]
     pub(crate) fn field(&mut self, prefix: &[u8], key: &[u8]) -> &mut Vec<u8> {
-        if !self.entries.is_empty() {
-            self.out.push(b',');
-        }
         let start = self.out.len();
-        self.out.push(b'"');
+        self.out.extend_from_slice(b",\"");
         self.out.extend_from_slice(prefix);
         self.out.extend_from_slice(key);
         let key_end = self.out.len();
@@ -100,11 +99,41 @@ impl ObjectWriter {
         self.out.push(0);
     }
 
+    /// Moves the fields written since `mark` before those written since
+    /// `earlier` (which must be older): `[A][B][C]` with marks at B and C
+    /// becomes `[A][C][B]`. Fields keep their order within each group.
+    pub(crate) fn move_before(&mut self, earlier: Mark, mark: Mark) {
+        let (b_start, c_start) = (earlier.out, mark.out);
+        let (b_len, c_len) = (c_start - b_start, self.out.len() - c_start);
+        if b_len == 0 || c_len == 0 {
+            return;
+        }
+        if let Some(region) = self.out.get_mut(b_start..) {
+            region.rotate_left(b_len);
+        }
+        for (i, entry) in self.entries.iter_mut().enumerate() {
+            if i >= mark.entries {
+                entry.start -= b_len;
+                entry.key_end -= b_len;
+            } else if i >= earlier.entries {
+                entry.start += c_len;
+                entry.key_end += c_len;
+            }
+        }
+        if let Some(moved) = self.entries.get_mut(earlier.entries..) {
+            moved.rotate_left(mark.entries - earlier.entries);
+        }
+    }
+
     /// Closes the object (after resolving duplicate keys) and appends the
     /// NUL terminator the Fluent Bit host needs.
     pub(crate) fn finish(&mut self) {
         if self.entries.len() > 1 && self.mark_replaced() {
             self.compact();
+        }
+        match self.out.first_mut() {
+            Some(first) => *first = b'{',
+            None => self.out.push(b'{'),
         }
         self.out.push(b'}');
         self.out.push(0);
@@ -174,26 +203,19 @@ impl ObjectWriter {
         any
     }
 
-    /// Rewrites the object without the replaced fields.
+    /// Rewrites the fields without the replaced ones.
     fn compact(&mut self) {
         self.spare.clear();
-        self.spare.push(b'{');
-        let mut first = true;
         for (i, entry) in self.entries.iter().enumerate() {
-            // A field ends where the next one's comma is, or at the end.
+            // A field ends where the next one starts, or at the end.
             let end = self
                 .entries
                 .get(i + 1)
-                .map_or(self.out.len(), |next| next.start - 1);
-            if entry.key_end == 0 {
-                continue;
+                .map_or(self.out.len(), |next| next.start);
+            if entry.key_end != 0 {
+                self.spare
+                    .extend_from_slice(self.out.get(entry.start..end).unwrap_or_default());
             }
-            if !first {
-                self.spare.push(b',');
-            }
-            first = false;
-            self.spare
-                .extend_from_slice(self.out.get(entry.start..end).unwrap_or_default());
         }
         std::mem::swap(&mut self.out, &mut self.spare);
         self.entries.clear();
@@ -253,6 +275,31 @@ mod tests {
         w.field(b"", b"c").push(b'3');
         w.finish();
         assert_eq!(w.text(), br#"{"a":1,"c":3}"#);
+    }
+
+    #[test]
+    fn move_before_reorders_groups_and_duplicates_follow_the_new_order() {
+        let mut w = ObjectWriter::new();
+        w.begin();
+        w.field(b"", b"a").push(b'1');
+        let payload = w.mark();
+        w.field(b"", b"p").push(b'2');
+        w.field(b"", b"b").push(b'3');
+        let tail = w.mark();
+        w.field(b"", b"b").push(b'4');
+        w.field(b"", b"c").push(b'5');
+        w.move_before(payload, tail);
+        w.finish();
+        // The moved `b` now comes before the payload's `b`, which wins.
+        assert_eq!(w.text(), br#"{"a":1,"c":5,"p":2,"b":3}"#);
+        w.begin();
+        let start = w.mark();
+        w.field(b"", b"p").push(b'1');
+        let tail = w.mark();
+        w.field(b"", b"t").push(b'2');
+        w.move_before(start, tail);
+        w.finish();
+        assert_eq!(w.text(), br#"{"t":2,"p":1}"#);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! once (strict JSON, UTF-8) and only re-encoded when they need repair.
 
 use crate::error::{Error, ErrorKind, Expected};
-use crate::json::{Strings, Validate, at, copy_value, skip_ws, string, unexpected};
+use crate::json::{Plain, Strings, Validate, at, copy_value, skip_ws, string, unexpected};
 use crate::scan::find_string_special;
 
 /// Nesting allowed inside a record's own fields (the record is level 1).
@@ -14,7 +14,7 @@ use crate::scan::find_string_special;
 pub(crate) const RECORD_MAX_DEPTH: usize = 512;
 
 /// The keys that may hold the line, in order of preference.
-const LINE_KEYS: [&[u8]; 3] = [b"log", b"message", b"MESSAGE"];
+pub(crate) const LINE_KEYS: [&[u8]; 3] = [b"log", b"message", b"MESSAGE"];
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Field {
@@ -35,60 +35,72 @@ pub(crate) struct Field {
 pub(crate) enum Scan {
     /// The whole record was read and checked.
     Complete,
-    /// Stopped just after the first `log` field holding a string (the
-    /// preferred line key); the rest starts at this position.
-    StoppedAtLog(usize),
+    /// Stopped at the first string under a line key, before reading it: the
+    /// caller reads it (see [`string_field`]) and resumes after it. `rank`
+    /// is the key's place in [`LINE_KEYS`] (0 is `log`, the preferred one).
+    AtLine {
+        key: (usize, usize),
+        plain_key: bool,
+        value: usize,
+        rank: usize,
+    },
 }
 
-/// Where a scan starts: the record's beginning, or where an earlier one
-/// stopped.
+/// Where a scan starts: the record's beginning, or just after a value that
+/// the caller read itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum From {
     Start,
-    Resume(usize),
+    AfterValue(usize),
 }
 
 /// Reads the record's top-level fields into `fields`, checking them.
-/// With `stop_at_log`, returns as soon as the first `log` string is read:
-/// for a Docker or CRI record that is all a drop needs. Errors are placed in
-/// the record.
+/// With `stop_at_line`, stops at the first string under a line key: for a
+/// Docker or CRI record that is often all a drop needs. `scratch` decodes
+/// escaped keys. Errors are placed in the record.
 pub(crate) fn scan(
     record: &[u8],
     from: From,
     fields: &mut Vec<Field>,
-    stop_at_log: bool,
+    stop_at_line: bool,
+    scratch: &mut Vec<u8>,
 ) -> Result<Scan, Error> {
-    scan_fields(record, from, fields, stop_at_log).map_err(Error::in_record)
+    scan_fields(record, from, fields, stop_at_line, scratch).map_err(Error::in_record)
 }
 
 fn scan_fields(
     record: &[u8],
     from: From,
     fields: &mut Vec<Field>,
-    stop_at_log: bool,
+    stop_at_line: bool,
+    scratch: &mut Vec<u8>,
 ) -> Result<Scan, Error> {
-    let mut pos;
-    let mut expected = Expected::Key;
-    match from {
-        From::Resume(at) => pos = at,
+    let mut pos = match from {
+        From::AfterValue(end) => match next_field(record, end)? {
+            Some(pos) => pos,
+            None => return Ok(Scan::Complete),
+        },
         From::Start => {
-            pos = skip_ws(record, 0);
+            let pos = skip_ws(record, 0);
             if at(record, pos) != Some(b'{') {
                 return Err(match at(record, pos) {
                     Some(found) => Error::new(ErrorKind::NotAnObject(found), pos),
                     None => Error::new(ErrorKind::Truncated(Expected::Value), pos),
                 });
             }
-            pos = skip_ws(record, pos + 1);
+            let pos = skip_ws(record, pos + 1);
             if at(record, pos) == Some(b'}') {
                 return trailing(record, pos + 1);
             }
-            expected = Expected::KeyOrEnd;
+            if at(record, pos) != Some(b'"') {
+                return Err(unexpected(record, pos, Expected::KeyOrEnd));
+            }
+            pos
         }
-    }
+    };
     loop {
         if at(record, pos) != Some(b'"') {
-            return Err(unexpected(record, pos, expected));
+            return Err(unexpected(record, pos, Expected::Key));
         }
         let key_start = pos + 1;
         let run = find_string_special(record.get(key_start..).unwrap_or_default());
@@ -103,35 +115,67 @@ fn scan_fields(
             return Err(unexpected(record, pos, Expected::Colon));
         }
         pos = skip_ws(record, pos + 1);
-        let value_start = pos;
-        let mut check = Validate::default();
+        let key = (key_start, key_end);
         let is_string = at(record, pos) == Some(b'"');
-        pos = if is_string {
-            string(record, pos + 1, &mut check, Strings::Encode)?
+        if stop_at_line && is_string {
+            let canonical = canonical(record, key, plain_key, scratch);
+            if let Some(rank) = line_key_rank(canonical) {
+                return Ok(Scan::AtLine {
+                    key,
+                    plain_key,
+                    value: pos,
+                    rank,
+                });
+            }
+        }
+        let field = if is_string {
+            string_field(record, key, plain_key, pos)?
         } else {
-            copy_value(record, pos, &mut check, 0, RECORD_MAX_DEPTH)?
+            let mut check = Validate::default();
+            let end = copy_value::<_, Plain>(record, pos, &mut check, 0, RECORD_MAX_DEPTH)?;
+            Field {
+                key,
+                plain_key,
+                value: (pos, end),
+                is_string,
+                needs_repair: check.repaired,
+            }
         };
-        fields.push(Field {
-            key: (key_start, key_end),
-            plain_key,
-            value: (value_start, pos),
-            is_string,
-            needs_repair: check.repaired,
-        });
-        pos = skip_ws(record, pos);
-        match at(record, pos) {
-            Some(b',') => pos = skip_ws(record, pos + 1),
-            Some(b'}') => return trailing(record, pos + 1),
-            _ => return Err(unexpected(record, pos, Expected::CommaOrObjectEnd)),
+        fields.push(field);
+        match next_field(record, field.value.1)? {
+            Some(next) => pos = next,
+            None => return Ok(Scan::Complete),
         }
-        if stop_at_log
-            && is_string
-            && plain_key
-            && record.get(key_start..key_end) == Some(LINE_KEYS[0])
-        {
-            return Ok(Scan::StoppedAtLog(pos));
-        }
-        expected = Expected::Key;
+    }
+}
+
+/// Reads the string value at `value` (its opening quote) of the field with
+/// key `key`.
+pub(crate) fn string_field(
+    record: &[u8],
+    key: (usize, usize),
+    plain_key: bool,
+    value: usize,
+) -> Result<Field, Error> {
+    let mut check = Validate::default();
+    let end = string(record, value + 1, &mut check, Strings::Encode)?;
+    Ok(Field {
+        key,
+        plain_key,
+        value: (value, end),
+        is_string: true,
+        needs_repair: check.repaired,
+    })
+}
+
+/// After a value: the position of the next key, or `None` at the record's
+/// end (only whitespace may follow it).
+fn next_field(record: &[u8], end: usize) -> Result<Option<usize>, Error> {
+    let pos = skip_ws(record, end);
+    match at(record, pos) {
+        Some(b',') => Ok(Some(skip_ws(record, pos + 1))),
+        Some(b'}') => trailing(record, pos + 1).map(|_| None),
+        _ => Err(unexpected(record, pos, Expected::CommaOrObjectEnd)),
     }
 }
 
@@ -157,13 +201,27 @@ pub(crate) fn canonical_key<'a>(
     field: &Field,
     scratch: &'a mut Vec<u8>,
 ) -> &'a [u8] {
-    if field.plain_key {
-        return record.get(field.key.0..field.key.1).unwrap_or_default();
+    canonical(record, field.key, field.plain_key, scratch)
+}
+
+fn canonical<'a>(
+    record: &'a [u8],
+    key: (usize, usize),
+    plain: bool,
+    scratch: &'a mut Vec<u8>,
+) -> &'a [u8] {
+    if plain {
+        return record.get(key.0..key.1).unwrap_or_default();
     }
     scratch.clear();
-    // Already validated by `scan`; an error cannot happen here.
-    let _ = string(record, field.key.0, scratch, Strings::Encode);
+    // Already checked while scanning; an error cannot happen here.
+    let _ = string(record, key.0, scratch, Strings::Encode);
     scratch
+}
+
+/// The rank of the line key `key` is (0 for `log`), if it is one.
+pub(crate) fn line_key_rank(key: &[u8]) -> Option<usize> {
+    LINE_KEYS.iter().position(|k| *k == key)
 }
 
 /// The field holding the line, and its key: the first of `log`, `message`,
@@ -197,29 +255,16 @@ mod tests {
     fn fields(record: &str) -> Result<Vec<Field>, Error> {
         let mut out = Vec::new();
         assert_eq!(
-            scan(record.as_bytes(), From::Start, &mut out, false)?,
+            scan(
+                record.as_bytes(),
+                From::Start,
+                &mut out,
+                false,
+                &mut Vec::new()
+            )?,
             Scan::Complete
         );
         Ok(out)
-    }
-
-    #[test]
-    fn a_scan_can_stop_at_the_first_log_and_resume() {
-        let r = br#"{"time":"t","log":"x","stream":"s","bad":}"#;
-        let mut out = Vec::new();
-        let stopped = scan(r, From::Start, &mut out, true).unwrap();
-        assert_eq!(stopped, Scan::StoppedAtLog(22));
-        assert_eq!(out.len(), 2);
-        // The rest is only checked when it is read.
-        let Scan::StoppedAtLog(at) = stopped else {
-            unreachable!()
-        };
-        assert!(scan(r, From::Resume(at), &mut out, true).is_err());
-        let mut out = Vec::new();
-        assert_eq!(
-            scan(br#"{"log":"x"}"#, From::Start, &mut out, true).unwrap(),
-            Scan::Complete
-        );
     }
 
     fn line_key(record: &str) -> Option<String> {
@@ -229,6 +274,70 @@ mod tests {
         let canonical = canonical_key(record.as_bytes(), &fs[i], &mut scratch);
         assert_eq!(canonical, key);
         Some(String::from_utf8(key.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn a_scan_can_stop_at_the_first_log_and_resume() {
+        let r = br#"{"time":"t","log":"x","stream":"s","bad":}"#;
+        let mut out = Vec::new();
+        let stopped = scan(r, From::Start, &mut out, true, &mut Vec::new()).unwrap();
+        let at_log = Scan::AtLine {
+            key: (13, 16),
+            plain_key: true,
+            value: 18,
+            rank: 0,
+        };
+        assert_eq!(stopped, at_log);
+        assert_eq!(out.len(), 1);
+        let log = string_field(r, (13, 16), true, 18).unwrap();
+        assert_eq!(log.value, (18, 21));
+        // The rest is only checked when it is read.
+        assert!(
+            scan(
+                r,
+                From::AfterValue(log.value.1),
+                &mut out,
+                true,
+                &mut Vec::new()
+            )
+            .is_err()
+        );
+        let mut out = Vec::new();
+        let r = br#"{"log":"x"}"#;
+        let mut scratch = Vec::new();
+        let at_log = Scan::AtLine {
+            key: (2, 5),
+            plain_key: true,
+            value: 7,
+            rank: 0,
+        };
+        assert_eq!(
+            scan(r, From::Start, &mut out, true, &mut scratch).unwrap(),
+            at_log
+        );
+        let rest = scan(r, From::AfterValue(10), &mut out, true, &mut scratch);
+        assert_eq!(rest.unwrap(), Scan::Complete);
+        let escaped = br#"{"n":1,"MESS\u0041GE":"m"}"#;
+        let stopped = scan(escaped, From::Start, &mut out, true, &mut scratch).unwrap();
+        assert!(matches!(
+            stopped,
+            Scan::AtLine {
+                plain_key: false,
+                rank: 2,
+                ..
+            }
+        ));
+        assert_eq!(
+            scan(
+                br#"{"log":5}"#,
+                From::Start,
+                &mut out,
+                true,
+                &mut Vec::new()
+            )
+            .unwrap(),
+            Scan::Complete
+        );
     }
 
     #[test]
@@ -303,7 +412,14 @@ mod tests {
         let fs = fields("{\"a\":\"\u{e9}\",\"b\":\"\\ud800\"}").unwrap();
         assert!(!fs[0].needs_repair && fs[1].needs_repair);
         let mut out = Vec::new();
-        scan(b"{\"a\":[\"\xff\"]}", From::Start, &mut out, false).unwrap();
+        scan(
+            b"{\"a\":[\"\xff\"]}",
+            From::Start,
+            &mut out,
+            false,
+            &mut Vec::new(),
+        )
+        .unwrap();
         assert!(out[0].needs_repair);
     }
 }

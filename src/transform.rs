@@ -1,12 +1,16 @@
 //! One record in, at most one record out: the three outcomes of SPEC
 //! section 2, with every buffer owned and reused by [`Transformer`].
 
+use std::ops::Range;
+
 use crate::error::Error;
 use crate::flatten::Flattener;
-use crate::json::{Strings, copy_value, encode_text, string};
+use crate::json::{Plain, Quoted, Strings, Validate, copy_value, encode_text, string};
 use crate::object::ObjectWriter;
 use crate::recognize::{Analytics, clearly_not_analytics, recognize, strip_line_end};
-use crate::record::{self, Field, From, RECORD_MAX_DEPTH, Scan, canonical_key, line_field};
+use crate::record::{
+    self, Field, From, LINE_KEYS, RECORD_MAX_DEPTH, Scan, canonical_key, line_field, line_key_rank,
+};
 
 /// The key under which a raw line travels (Fluent Bit's `tail` without a
 /// parser).
@@ -130,25 +134,60 @@ impl Transformer {
     /// Transforms a record given as JSON text (what Fluent Bit's wasm filter
     /// passes with `Event_Format json`).
     pub fn transform_record(&mut self, record: &[u8], options: Options) -> Outcome {
+        self.record(record, options, true)
+    }
+
+    /// [`Transformer::transform_record`] without the in-place fast path: the
+    /// line is always decoded first, then parsed. The reference the fast
+    /// path is tested and benchmarked against.
+    #[doc(hidden)]
+    pub fn transform_record_reference(&mut self, record: &[u8], options: Options) -> Outcome {
+        self.record(record, options, false)
+    }
+
+    fn record(&mut self, record: &[u8], options: Options, in_place: bool) -> Outcome {
         self.fields.clear();
-        let drop = options.non_analytics == NonAnalytics::Drop;
-        let scanned = match record::scan(record, From::Start, &mut self.fields, drop) {
-            Ok(scanned) => scanned,
+        match record::scan(record, From::Start, &mut self.fields, true, &mut self.key) {
             Err(error) => return self.unreadable_record(record, error),
-        };
-        if let Scan::StoppedAtLog(rest) = scanned {
-            // The first `log` string is the line: most service lines are
-            // dropped here, from their raw text, without reading further.
-            let raw = self
-                .fields
-                .last()
-                .and_then(|f| record.get(f.value.0 + 1..f.value.1 - 1));
-            if raw.is_some_and(clearly_not_analytics) {
-                self.out.clear();
-                return Outcome::Dropped;
-            }
-            if let Err(error) = record::scan(record, From::Resume(rest), &mut self.fields, false) {
-                return self.unreadable_record(record, error);
+            Ok(Scan::Complete) => {}
+            Ok(Scan::AtLine {
+                key,
+                plain_key,
+                value,
+                rank,
+            }) => {
+                let candidate = Candidate {
+                    key,
+                    plain_key,
+                    value,
+                    rank,
+                };
+                if in_place {
+                    if let Some(outcome) = self.event_in_place(record, candidate) {
+                        return outcome;
+                    }
+                }
+                let line = match record::string_field(record, key, plain_key, value) {
+                    Ok(line) => line,
+                    Err(error) => return self.unreadable_record(record, error.in_record()),
+                };
+                self.fields.push(line);
+                // A `log` string is the line whatever follows: most service
+                // lines are dropped here, from their raw text, unread further.
+                let raw = record.get(value + 1..line.value.1 - 1);
+                if rank == 0
+                    && options.non_analytics == NonAnalytics::Drop
+                    && raw.is_some_and(clearly_not_analytics)
+                {
+                    self.out.clear();
+                    return Outcome::Dropped;
+                }
+                let rest = From::AfterValue(line.value.1);
+                if let Err(error) =
+                    record::scan(record, rest, &mut self.fields, false, &mut self.key)
+                {
+                    return self.unreadable_record(record, error);
+                }
             }
         }
         let Some((index, line_key)) = line_field(record, &self.fields, &mut self.key) else {
@@ -165,6 +204,85 @@ impl Transformer {
         outcome
     }
 
+    /// The fast path for the common event: a line string starting
+    /// `ANALYTICS ` is parsed where it lies in the record, escaped (see
+    /// [`Quoted`]), instead of being decoded and read again. `None` when
+    /// anything is unusual; the caller then takes the plain path, which gives
+    /// the same events and exact error messages.
+    fn event_in_place(&mut self, record: &[u8], line: Candidate) -> Option<Outcome> {
+        let before = self.fields.len();
+        let outcome = self.try_event_in_place(record, line, before);
+        if outcome.is_none() {
+            self.fields.truncate(before);
+        }
+        outcome
+    }
+
+    fn try_event_in_place(
+        &mut self,
+        record: &[u8],
+        line: Candidate,
+        before: usize,
+    ) -> Option<Outcome> {
+        let word_end = line.value + 1 + WORD_AND_SPACE.len();
+        if !record.get(line.value + 1..)?.starts_with(WORD_AND_SPACE) {
+            return None;
+        }
+        let body = skip_escaped_blanks(record, word_end);
+        if record.get(body) != Some(&b'{') {
+            return None;
+        }
+        let line_key = *LINE_KEYS.get(line.rank)?;
+        self.out.begin();
+        self.write_fields(record, 0..before, Some(line_key));
+        let payload = self.out.mark();
+        let end = self
+            .flattener
+            .payload::<Quoted>(record, body, &mut self.out)
+            .ok()?;
+        // The rest of the line, up to the record string's closing quote.
+        let mut check = Validate::default();
+        let close = string(record, end, &mut check, Strings::Encode).ok()?;
+        self.fields.push(Field {
+            key: line.key,
+            plain_key: line.plain_key,
+            value: (line.value, close),
+            is_string: true,
+            needs_repair: check.repaired,
+        });
+        let rest = From::AfterValue(close);
+        record::scan(record, rest, &mut self.fields, false, &mut self.key).ok()?;
+        // A better line key further on (`log` after `MESSAGE`) holds the line.
+        let tail = before + 1..self.fields.len();
+        for field in self
+            .fields
+            .get(tail.clone())?
+            .iter()
+            .filter(|f| f.is_string)
+        {
+            let key = canonical_key(record, field, &mut self.key);
+            if line_key_rank(key).is_some_and(|rank| rank < line.rank) {
+                return None;
+            }
+        }
+        let tail_mark = self.out.mark();
+        self.write_fields(record, tail, Some(line_key));
+        self.out.move_before(payload, tail_mark);
+        let trailing_raw = record.get(end..close - 1).unwrap_or_default();
+        if !only_escaped_blanks(trailing_raw) {
+            self.message.clear();
+            let _ = string(record, end, &mut self.message, Strings::Decode);
+            let message = std::mem::take(&mut self.message);
+            let trailing = trim_blanks(&message);
+            if !trailing.is_empty() {
+                self.text_field(TRAILING, trailing);
+            }
+            self.message = message;
+        }
+        self.out.finish();
+        Some(Outcome::Event)
+    }
+
     /// Transforms a bare line, as if the record were `{"log": line}`.
     pub fn transform_line(&mut self, line: &[u8], options: Options) -> Outcome {
         self.fields.clear();
@@ -178,11 +296,14 @@ impl Transformer {
         };
         self.out.begin();
         self.write_record_fields(source, false);
-        let end = match self.flattener.payload(content, body, &mut self.out) {
+        let end = match self
+            .flattener
+            .payload::<Plain>(content, body, &mut self.out)
+        {
             Ok(end) => end,
             Err(error) => return self.broken_event(source, error, line.len()),
         };
-        let trailing = content.get(end..).unwrap_or_default().trim_ascii();
+        let trailing = trim_blanks(content.get(end..).unwrap_or_default());
         if !trailing.is_empty() {
             self.text_field(TRAILING, trailing);
         }
@@ -269,15 +390,19 @@ impl Transformer {
             }
             Source::Record(record, line_key) => {
                 let skip = if with_line { None } else { line_key };
-                for field in &self.fields {
-                    let key = canonical_key(record, field, &mut self.key);
-                    if skip == Some(key) {
-                        continue;
-                    }
-                    let value = self.out.field(b"", key);
-                    write_record_value(record, field, value);
-                }
+                self.write_fields(record, 0..self.fields.len(), skip);
             }
+        }
+    }
+
+    /// Writes the record fields in `range`, except those under `skip`.
+    fn write_fields(&mut self, record: &[u8], range: Range<usize>, skip: Option<&[u8]>) {
+        for field in self.fields.get(range).unwrap_or_default() {
+            let key = canonical_key(record, field, &mut self.key);
+            if skip == Some(key) {
+                continue;
+            }
+            write_record_value(record, field, self.out.field(b"", key));
         }
     }
 
@@ -287,6 +412,55 @@ impl Transformer {
         encode_text(text, value);
         value.push(b'"');
     }
+}
+
+/// The first string under a line key, not read yet.
+#[derive(Clone, Copy)]
+struct Candidate {
+    key: (usize, usize),
+    plain_key: bool,
+    value: usize,
+    /// Place in [`LINE_KEYS`]: 0 is `log`, which nothing can outrank.
+    rank: usize,
+}
+
+/// `ANALYTICS` and a space: how every connector analytics line starts.
+const WORD_AND_SPACE: &[u8] = b"ANALYTICS ";
+
+/// Skips spaces and `\t` escapes (blanks between the word and the JSON).
+fn skip_escaped_blanks(raw: &[u8], mut pos: usize) -> usize {
+    loop {
+        match (raw.get(pos), raw.get(pos + 1)) {
+            (Some(b' '), _) => pos += 1,
+            (Some(b'\\'), Some(b't')) => pos += 2,
+            _ => return pos,
+        }
+    }
+}
+
+/// Raw string content that decodes to nothing but blanks and line ends.
+fn only_escaped_blanks(raw: &[u8]) -> bool {
+    let mut pos = 0;
+    loop {
+        match (raw.get(pos), raw.get(pos + 1)) {
+            (None, _) => return true,
+            (Some(b' '), _) => pos += 1,
+            (Some(b'\\'), Some(b'n' | b'r' | b't')) => pos += 2,
+            _ => return false,
+        }
+    }
+}
+
+/// Trims what the contract calls blanks around trailing text: spaces, tabs
+/// and line ends (not every ASCII whitespace: a form feed is text).
+fn trim_blanks(text: &[u8]) -> &[u8] {
+    let is_blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let start = text.iter().position(|b| !is_blank(b)).unwrap_or(text.len());
+    let end = text
+        .iter()
+        .rposition(|b| !is_blank(b))
+        .map_or(start, |i| i + 1);
+    text.get(start..end).unwrap_or_default()
 }
 
 /// Copies a record field's value; re-encodes it when it needs repair.
@@ -299,7 +473,7 @@ fn write_record_value(record: &[u8], field: &Field, out: &mut Vec<u8>) {
         let _ = string(record, start + 1, out, Strings::Encode);
         out.push(b'"');
     } else {
-        let _ = copy_value(record, start, out, 0, RECORD_MAX_DEPTH);
+        let _ = copy_value::<_, Plain>(record, start, out, 0, RECORD_MAX_DEPTH);
     }
 }
 

@@ -65,3 +65,61 @@ fn bare_lines_match_the_contract() {
         });
     }
 }
+
+/// The in-place fast path must give byte-for-byte what decoding the line
+/// first gives, on every record and on every prefix of the analytics ones
+/// (cut lines exercise every way the fast path can give up).
+#[test]
+fn fast_path_agrees_with_the_reference_byte_for_byte() {
+    let mut fast = Transformer::new();
+    let mut reference = Transformer::new();
+    let mut compare = |record: &[u8], options: Options| {
+        let a = fast.transform_record(record, options);
+        let b = reference.transform_record_reference(record, options);
+        assert_eq!(a, b, "outcome for {}", String::from_utf8_lossy(record));
+        assert_eq!(
+            fast.output(),
+            reference.output(),
+            "output for {}",
+            String::from_utf8_lossy(record)
+        );
+    };
+    let cases = all_cases();
+    for case in &cases {
+        for options in [Options::flatten(), Options::flatten().keep()] {
+            compare(case.record.as_bytes(), options);
+        }
+    }
+    // Records built to reach every branch of the fast path.
+    let crafted = [
+        r#"{"MESSAGE":"ANALYTICS {\"a\":1}","log":"x"}"#,
+        r#"{"MESSAGE":"ANALYTICS {\"a\":1}","log":5,"message":7}"#,
+        r#"{"message":"ANALYTICS {\"a\":1}","MESSAGE":"ANALYTICS {\"b\":2}"}"#,
+        r#"{"x":1,"log":"ANALYTICS {\"a\":\"\\u00e9\\\"x\\\\\\/\\n\",\"b\":[1,{\"c\":\"d\"}]} tail\r\n","y":{"z":[]}}"#,
+        r#"{"log":"ANALYTICS {\"user\":{\"email\":\"zo\u00eb\ud83d\ude00\"}}\n"}"#,
+        r#"{"log":"ANALYTICS {\"a\":\"\u0041\"}"}"#,
+        r#"{"log":"ANALYTICS \t {\"a\" : { \"b\" : 1 } }\n"}"#,
+        r#"{"log":"ANALYTICS {\"location\":\"{\\\"geoip\\\":{\\\"city\\\":\\\"K\\\\u00f6ln\\\"}}\"}"}"#,
+        r#"{"l\u006fg":"ANALYTICS {\"a\":1}","log":"ANALYTICS {\"b\":2}"}"#,
+        r#"{"log":"ANALYTICS {\"a\":1}","log":"ANALYTICS {\"b\":2}","stream":"s"}"#,
+        r#"{"stream":"ANALYTICS {}","log":"ANALYTICS {\"stream\":1}"}"#,
+    ];
+    for record in crafted {
+        for options in [Options::flatten(), Options::flatten().keep()] {
+            compare(record.as_bytes(), options);
+        }
+    }
+    // Invalid UTF-8 inside the payload, and inside the trailing text.
+    compare(b"{\"log\":\"ANALYTICS {\\\"a\\\":\\\"\xc3\xa9\xff\\\"} \xfe\"}", Options::flatten());
+    // Every cut of a few analytics records, in the shapes that carry them.
+    for case in cases
+        .iter()
+        .filter(|c| c.record.contains("ANALYTICS"))
+        .step_by(97)
+    {
+        let record = case.record.as_bytes();
+        for cut in 0..record.len() {
+            compare(&record[..cut], Options::flatten());
+        }
+    }
+}
