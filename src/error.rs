@@ -160,7 +160,6 @@ impl Error {
                 text.push(
                     " of the line); the connector writes `ANALYTICS {...}` on one line, so the line was probably cut: check the collector's line-length limits",
                 );
-                return;
             }
             ErrorKind::NotAnObject(found) => {
                 text.push(match self.place {
@@ -173,13 +172,11 @@ impl Error {
                 text.push(" ");
                 text.push(place);
                 text.push(" where `{` should start it");
-                return;
             }
             ErrorKind::HeapTooSmall(len) => {
                 text.push("a record of ");
                 text.num(len);
                 text.push(" bytes did not fit in the wasm heap: raise `Wasm_Heap_Size`");
-                return;
             }
             ErrorKind::Truncated(expected) => {
                 text.push("JSON ends early at byte ");
@@ -190,7 +187,7 @@ impl Error {
                 text.push(expected.describe());
                 text.push(")");
                 if self.place == Place::Line {
-                    if line_len >= RUNTIME_SPLIT && line_len % RUNTIME_SPLIT == 0 {
+                    if line_len >= RUNTIME_SPLIT && line_len.is_multiple_of(RUNTIME_SPLIT) {
                         text.push(
                             ": the line was split at 16 KiB by Docker or the CRI runtime; enable `multiline.parser docker, cri` on the tail input to re-join it",
                         );
@@ -200,7 +197,6 @@ impl Error {
                         );
                     }
                 }
-                return;
             }
             ErrorKind::Unexpected { found, expected } => {
                 text.push("invalid JSON: unexpected ");

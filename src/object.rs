@@ -176,10 +176,7 @@ impl ObjectWriter {
             };
             let key = self.key(entry);
             let mut at = hash_key(key) as usize & mask;
-            loop {
-                let Some(slot) = self.slots.get(at).copied() else {
-                    break;
-                };
+            while let Some(slot) = self.slots.get(at).copied() {
                 if slot.stamp != self.stamp {
                     if let Some(s) = self.slots.get_mut(at) {
                         *s = Slot {

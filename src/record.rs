@@ -236,10 +236,8 @@ pub(crate) fn line_field(
     let mut found: [Option<usize>; 3] = [None; 3];
     for (i, field) in fields.iter().enumerate().filter(|(_, f)| f.is_string) {
         let key = canonical_key(record, field, scratch);
-        if let Some(rank) = LINE_KEYS.iter().position(|k| *k == key) {
-            if let Some(slot @ None) = found.get_mut(rank) {
-                *slot = Some(i);
-            }
+        if let Some(slot @ None) = line_key_rank(key).and_then(|rank| found.get_mut(rank)) {
+            *slot = Some(i);
         }
     }
     found

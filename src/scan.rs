@@ -37,7 +37,7 @@ fn lowest_lane(mask: u64) -> usize {
 /// character (below 0x20) or any non-ASCII byte (which needs UTF-8 checking).
 #[inline(always)]
 pub fn is_string_special(b: u8) -> bool {
-    b == b'"' || b == b'\\' || b < 0x20 || b >= 0x80
+    b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b)
 }
 
 #[inline(always)]

@@ -162,10 +162,8 @@ impl Transformer {
                     value,
                     rank,
                 };
-                if in_place {
-                    if let Some(outcome) = self.event_in_place(record, candidate) {
-                        return outcome;
-                    }
+                if in_place && let Some(outcome) = self.event_in_place(record, candidate) {
+                    return outcome;
                 }
                 let line = match record::string_field(record, key, plain_key, value) {
                     Ok(line) => line,
