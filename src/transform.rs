@@ -480,7 +480,7 @@ fn heap_message(record_len: usize, heap_needed: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(b"the record (");
     push_decimal(out, record_len);
     out.extend_from_slice(
-        b" bytes of JSON) did not fit in the wasm filter's heap, so Fluent Bit could not pass it to the module and its content is lost; set `Wasm_Heap_Size` in the wasm filter to at least ",
+        b" bytes of JSON) did not fit in the wasm filter's heap, so Fluent Bit could not pass it to the module and its content is lost; set `wasm_heap_size` (classic config: Wasm_Heap_Size) in the wasm filter to at least ",
     );
     push_decimal(out, heap_needed.div_ceil(1024));
     out.extend_from_slice(b"K (4M leaves room for any Twingate line)");
