@@ -155,6 +155,12 @@ fn the_module_imports_nothing_and_exports_both_filters() {
 }
 
 #[test]
+fn the_module_is_small() {
+    let size = std::fs::metadata(module_path()).unwrap().len();
+    assert!(size <= 96 * 1024, "the module is {size} bytes; the budget is 96 KiB");
+}
+
+#[test]
 fn a_record_too_big_for_the_heap_gets_an_error_record_naming_the_size_needed() {
     let mut host = host(FLATTEN, 8192);
     let line = format!("ANALYTICS {{\"pad\":\"{}\"}}", "x".repeat(10_000));
