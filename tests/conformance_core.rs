@@ -110,7 +110,10 @@ fn fast_path_agrees_with_the_reference_byte_for_byte() {
         }
     }
     // Invalid UTF-8 inside the payload, and inside the trailing text.
-    compare(b"{\"log\":\"ANALYTICS {\\\"a\\\":\\\"\xc3\xa9\xff\\\"} \xfe\"}", Options::flatten());
+    compare(
+        b"{\"log\":\"ANALYTICS {\\\"a\\\":\\\"\xc3\xa9\xff\\\"} \xfe\"}",
+        Options::flatten(),
+    );
     // Every cut of a few analytics records, in the shapes that carry them.
     for case in cases
         .iter()
