@@ -122,10 +122,11 @@ pub(crate) struct Quoted;
 impl Text for Quoted {
     #[inline(always)]
     fn skip_ws(src: &[u8], mut pos: usize) -> usize {
+        // Usually nothing to skip: one load decides.
         loop {
-            match (at(src, pos), at(src, pos + 1)) {
-                (Some(b' '), _) => pos += 1,
-                (Some(b'\\'), Some(b'n' | b't' | b'r')) => pos += 2,
+            match at(src, pos) {
+                Some(b' ') => pos += 1,
+                Some(b'\\') if matches!(at(src, pos + 1), Some(b'n' | b't' | b'r')) => pos += 2,
                 _ => return pos,
             }
         }

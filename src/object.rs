@@ -1,11 +1,20 @@
 //! The output object: fields are written straight into one reused buffer,
 //! then duplicate keys are resolved (the last one wins, at its own place).
 //!
+//! Two groups of fields: the record's own (`front_field`), which come first
+//! in the output, and everything else (`field`): the payload and the
+//! `twingate.*` fields. An event's payload is parsed before the record's
+//! later fields are known, so the buffer starts with a gap and the record's
+//! fields are dropped into it at the end: nothing is moved.
+//!
 //! Duplicates are rare (a repeated key in the payload, `a.b` next to
 //! `{"a":{"b":..}}`, a payload key equal to a record key), so the common
-//! path only hashes each key once; compaction runs only when one is found.
+//! path only hashes each key once, cheaply; compaction runs only when one is
+//! found.
 
-use crate::scan::hash_key;
+/// Room kept before the payload for the record's own fields; a record whose
+/// fields need more is handled by shifting once.
+const GAP: usize = 256;
 
 /// Every field is written as `,"key":value`; `finish` turns the first comma
 /// into the object's `{`. Uniform segments make moving and dropping fields
@@ -17,17 +26,27 @@ struct Entry {
     /// Index just past the key's last byte; 0 marks a field that a later one
     /// with the same key replaced.
     key_end: usize,
+    /// A cheap hash of the key, taken while it is fresh.
+    hash: u32,
 }
 
 #[derive(Clone, Copy, Default)]
 struct Slot {
     stamp: u32,
+    hash: u32,
+    /// Index in the combined order: front entries, then the others.
     entry: u32,
 }
 
 pub(crate) struct ObjectWriter {
+    /// `[gap][fields]`, then `}` and a NUL once finished.
     out: Vec<u8>,
+    /// Where the finished text starts (its `{`).
+    head: usize,
     entries: Vec<Entry>,
+    /// The record's own fields, positioned in `front` until `finish`.
+    front: Vec<u8>,
+    front_entries: Vec<Entry>,
     /// Open-addressing table of entry indexes; a slot is live only when its
     /// stamp equals `stamp`, so it never needs clearing.
     slots: Vec<Slot>,
@@ -46,7 +65,10 @@ impl ObjectWriter {
     pub(crate) const fn new() -> Self {
         ObjectWriter {
             out: Vec::new(),
+            head: 0,
             entries: Vec::new(),
+            front: Vec::new(),
+            front_entries: Vec::new(),
             slots: Vec::new(),
             stamp: 0,
             spare: Vec::new(),
@@ -56,27 +78,36 @@ impl ObjectWriter {
     /// Starts a new object.
     pub(crate) fn begin(&mut self) {
         self.out.clear();
+        self.out.resize(GAP, b' ');
+        self.head = GAP;
         self.entries.clear();
+        self.front.clear();
+        self.front_entries.clear();
     }
 
     /// Nothing written: the record is dropped.
     pub(crate) fn clear(&mut self) {
         self.out.clear();
+        self.head = 0;
         self.entries.clear();
     }
 
-    /// Starts a field: writes `"<prefix><key>":` (both already JSON-encoded);
-    /// the caller writes the value into [`ObjectWriter::value`].
+    /// Starts a field after those written so far: writes
+    /// `"<prefix><key>":` (both already JSON-encoded); the caller writes the
+    /// value into the returned buffer.
     #[inline]
     pub(crate) fn field(&mut self, prefix: &[u8], key: &[u8]) -> &mut Vec<u8> {
-        let start = self.out.len();
-        self.out.extend_from_slice(b",\"");
-        self.out.extend_from_slice(prefix);
-        self.out.extend_from_slice(key);
-        let key_end = self.out.len();
-        self.out.extend_from_slice(b"\":");
-        self.entries.push(Entry { start, key_end });
+        let entry = start_field(&mut self.out, prefix, key);
+        self.entries.push(entry);
         &mut self.out
+    }
+
+    /// Starts one of the record's own fields, which go before every
+    /// [`ObjectWriter::field`] whenever they are written.
+    pub(crate) fn front_field(&mut self, key: &[u8]) -> &mut Vec<u8> {
+        let entry = start_field(&mut self.front, b"", key);
+        self.front_entries.push(entry);
+        &mut self.front
     }
 
     pub(crate) fn mark(&self) -> Mark {
@@ -86,7 +117,7 @@ impl ObjectWriter {
         }
     }
 
-    /// Forgets everything written since `mark`.
+    /// Forgets the fields written by [`ObjectWriter::field`] since `mark`.
     pub(crate) fn rollback(&mut self, mark: Mark) {
         self.out.truncate(mark.out);
         self.entries.truncate(mark.entries);
@@ -99,41 +130,20 @@ impl ObjectWriter {
         self.out.push(0);
     }
 
-    /// Moves the fields written since `mark` before those written since
-    /// `earlier` (which must be older): `[A][B][C]` with marks at B and C
-    /// becomes `[A][C][B]`. Fields keep their order within each group.
-    pub(crate) fn move_before(&mut self, earlier: Mark, mark: Mark) {
-        let (b_start, c_start) = (earlier.out, mark.out);
-        let (b_len, c_len) = (c_start - b_start, self.out.len() - c_start);
-        if b_len == 0 || c_len == 0 {
-            return;
-        }
-        if let Some(region) = self.out.get_mut(b_start..) {
-            region.rotate_left(b_len);
-        }
-        for (i, entry) in self.entries.iter_mut().enumerate() {
-            if i >= mark.entries {
-                entry.start -= b_len;
-                entry.key_end -= b_len;
-            } else if i >= earlier.entries {
-                entry.start += c_len;
-                entry.key_end += c_len;
-            }
-        }
-        if let Some(moved) = self.entries.get_mut(earlier.entries..) {
-            moved.rotate_left(mark.entries - earlier.entries);
-        }
-    }
-
-    /// Closes the object (after resolving duplicate keys) and appends the
-    /// NUL terminator the Fluent Bit host needs.
+    /// Closes the object (after placing the record's fields and resolving
+    /// duplicate keys) and appends the NUL terminator the Fluent Bit host
+    /// needs.
     pub(crate) fn finish(&mut self) {
-        if self.entries.len() > 1 && self.mark_replaced() {
+        self.place_front();
+        if self.front_entries.len() + self.entries.len() > 1 && self.mark_replaced() {
             self.compact();
         }
-        match self.out.first_mut() {
-            Some(first) => *first = b'{',
-            None => self.out.push(b'{'),
+        // The first field's comma becomes the `{`; with no field, write one.
+        if self.front_entries.is_empty() && self.entries.is_empty() {
+            self.head = self.head.saturating_sub(1);
+        }
+        if let Some(first) = self.out.get_mut(self.head) {
+            *first = b'{';
         }
         self.out.push(b'}');
         self.out.push(0);
@@ -141,24 +151,65 @@ impl ObjectWriter {
 
     /// The finished text, without its NUL.
     pub(crate) fn text(&self) -> &[u8] {
-        self.out.split_last().map_or(&[], |(_, text)| text)
+        let text = self.out.get(self.head..).unwrap_or_default();
+        text.split_last().map_or(&[], |(_, text)| text)
     }
 
     /// The finished text with its NUL, or nothing when dropped.
     pub(crate) fn c_str(&self) -> Option<&[u8]> {
-        (!self.out.is_empty()).then_some(self.out.as_slice())
+        self.out.get(self.head..).filter(|text| !text.is_empty())
+    }
+
+    /// Moves the record's fields into the gap, just before the others.
+    fn place_front(&mut self) {
+        let len = self.front.len();
+        if len > self.head {
+            // Rare: more record fields than the gap holds. Widen it once.
+            let more = len - self.head;
+            self.out.splice(0..0, std::iter::repeat_n(b' ', more));
+            self.head += more;
+            for entry in &mut self.entries {
+                entry.start += more;
+                entry.key_end += more;
+            }
+        }
+        let start = self.head - len;
+        if let Some(gap) = self.out.get_mut(start..self.head) {
+            gap.copy_from_slice(&self.front);
+        }
+        for entry in &mut self.front_entries {
+            entry.start += start;
+            entry.key_end += start;
+        }
+        self.head = start;
+    }
+
+    /// The entry at `i` in output order (front entries first).
+    fn entry(&self, i: usize) -> Option<Entry> {
+        match i.checked_sub(self.front_entries.len()) {
+            None => self.front_entries.get(i).copied(),
+            Some(j) => self.entries.get(j).copied(),
+        }
+    }
+
+    fn entry_mut(&mut self, i: usize) -> Option<&mut Entry> {
+        match i.checked_sub(self.front_entries.len()) {
+            None => self.front_entries.get_mut(i),
+            Some(j) => self.entries.get_mut(j),
+        }
     }
 
     fn key(&self, entry: Entry) -> &[u8] {
         self.out
-            .get(entry.start + 1..entry.key_end)
+            .get(entry.start + 2..entry.key_end)
             .unwrap_or_default()
     }
 
     /// Marks every field whose key appears again later; true if any.
     fn mark_replaced(&mut self) -> bool {
-        let n = self.entries.len();
-        let size = (2 * n).next_power_of_two();
+        let n = self.front_entries.len() + self.entries.len();
+        let bits = (2 * n).next_power_of_two().trailing_zeros().max(1);
+        let size = 1usize << bits;
         if self.slots.len() < size {
             self.slots.resize(size, Slot::default());
         }
@@ -171,28 +222,28 @@ impl ObjectWriter {
         let mut any = false;
         // Latest first: the first occurrence seen of a key is the one kept.
         for i in (0..n).rev() {
-            let Some(&entry) = self.entries.get(i) else {
-                continue;
-            };
-            let key = self.key(entry);
-            let mut at = hash_key(key) as usize & mask;
+            let Some(entry) = self.entry(i) else { continue };
+            let mut at = (entry.hash.wrapping_mul(0x9e37_79b9) >> (32 - bits)) as usize;
             while let Some(slot) = self.slots.get(at).copied() {
                 if slot.stamp != self.stamp {
                     if let Some(s) = self.slots.get_mut(at) {
                         *s = Slot {
                             stamp: self.stamp,
+                            hash: entry.hash,
                             entry: i as u32,
                         };
                     }
                     break;
                 }
-                let kept = self.entries.get(slot.entry as usize).copied();
-                if kept.is_some_and(|k| self.key(k) == key) {
-                    if let Some(e) = self.entries.get_mut(i) {
-                        e.key_end = 0;
+                if slot.hash == entry.hash {
+                    let kept = self.entry(slot.entry as usize);
+                    if kept.is_some_and(|k| self.key(k) == self.key(entry)) {
+                        if let Some(e) = self.entry_mut(i) {
+                            e.key_end = 0;
+                        }
+                        any = true;
+                        break;
                     }
-                    any = true;
-                    break;
                 }
                 at = (at + 1) & mask;
             }
@@ -203,12 +254,13 @@ impl ObjectWriter {
     /// Rewrites the fields without the replaced ones.
     fn compact(&mut self) {
         self.spare.clear();
-        for (i, entry) in self.entries.iter().enumerate() {
+        self.spare
+            .extend_from_slice(self.out.get(..self.head).unwrap_or_default());
+        let n = self.front_entries.len() + self.entries.len();
+        for i in 0..n {
+            let Some(entry) = self.entry(i) else { continue };
             // A field ends where the next one starts, or at the end.
-            let end = self
-                .entries
-                .get(i + 1)
-                .map_or(self.out.len(), |next| next.start);
+            let end = self.entry(i + 1).map_or(self.out.len(), |next| next.start);
             if entry.key_end != 0 {
                 self.spare
                     .extend_from_slice(self.out.get(entry.start..end).unwrap_or_default());
@@ -216,7 +268,59 @@ impl ObjectWriter {
         }
         std::mem::swap(&mut self.out, &mut self.spare);
         self.entries.clear();
+        self.front_entries.clear();
+        // Keep a field for `finish` to open with `{`, unless none is left.
+        if self.out.len() > self.head {
+            self.front_entries.push(Entry {
+                start: self.head,
+                key_end: self.head,
+                hash: 0,
+            });
+        }
     }
+}
+
+/// Writes `,"<prefix><key>":` at the end of `buf`.
+#[inline]
+fn start_field(buf: &mut Vec<u8>, prefix: &[u8], key: &[u8]) -> Entry {
+    let start = buf.len();
+    buf.reserve(prefix.len() + key.len() + 4);
+    buf.extend_from_slice(b",\"");
+    buf.extend_from_slice(prefix);
+    buf.extend_from_slice(key);
+    let key_end = buf.len();
+    let hash = key_hash(buf, start + 2, key_end);
+    buf.extend_from_slice(b"\":");
+    Entry {
+        start,
+        key_end,
+        hash,
+    }
+}
+
+/// A cheap key hash: the key's length, first and last eight bytes, read as
+/// words without a loop. Keys that share all three only cost a comparison.
+#[inline]
+fn key_hash(buf: &[u8], start: usize, end: usize) -> u32 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let len = end.saturating_sub(start);
+    let word = |at: usize| {
+        buf.get(at..at + 8)
+            .and_then(|b| b.first_chunk::<8>())
+            .map_or(0, |b| u64::from_le_bytes(*b))
+    };
+    let (first, last) = if len >= 8 {
+        (word(start), word(end - 8))
+    } else {
+        // Short keys: their bytes, the earlier ones shifted out.
+        let bytes = buf.get(start..end).unwrap_or_default();
+        (
+            0,
+            bytes.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b)),
+        )
+    };
+    let h = ((len as u64) ^ first.rotate_left(32) ^ last).wrapping_mul(K);
+    (h >> 32) as u32
 }
 
 #[cfg(test)]
@@ -251,6 +355,23 @@ mod tests {
             write(&[("x", "1"), ("a", "2"), ("x", "3"), ("a", "4"), ("y", "5")]),
             r#"{"x":3,"a":4,"y":5}"#
         );
+        let long = "connection.client_geo.country.iso_code";
+        assert_eq!(
+            write(&[(long, "1"), ("b", "2"), (long, "3")]),
+            format!(r#"{{"b":2,"{long}":3}}"#)
+        );
+    }
+
+    #[test]
+    fn keys_that_share_their_ends_are_still_different() {
+        let (a, b) = (
+            "connection.client_geo.aaaa.iso_code",
+            "connection.client_geo.bbbb.iso_code",
+        );
+        assert_eq!(
+            write(&[(a, "1"), (b, "2")]),
+            format!(r#"{{"{a}":1,"{b}":2}}"#)
+        );
     }
 
     #[test]
@@ -275,28 +396,41 @@ mod tests {
     }
 
     #[test]
-    fn move_before_reorders_groups_and_duplicates_follow_the_new_order() {
+    fn record_fields_go_first_whenever_written_and_lose_to_later_fields() {
         let mut w = ObjectWriter::new();
         w.begin();
-        w.field(b"", b"a").push(b'1');
-        let payload = w.mark();
-        w.field(b"", b"p").push(b'2');
-        w.field(b"", b"b").push(b'3');
-        let tail = w.mark();
-        w.field(b"", b"b").push(b'4');
-        w.field(b"", b"c").push(b'5');
-        w.move_before(payload, tail);
-        w.finish();
-        // The moved `b` now comes before the payload's `b`, which wins.
-        assert_eq!(w.text(), br#"{"a":1,"c":5,"p":2,"b":3}"#);
-        w.begin();
-        let start = w.mark();
         w.field(b"", b"p").push(b'1');
-        let tail = w.mark();
-        w.field(b"", b"t").push(b'2');
-        w.move_before(start, tail);
+        w.front_field(b"stream").extend_from_slice(b"\"s\"");
+        w.field(b"", b"stream").push(b'2');
+        w.front_field(b"time").extend_from_slice(b"\"t\"");
         w.finish();
-        assert_eq!(w.text(), br#"{"t":2,"p":1}"#);
+        assert_eq!(w.text(), br#"{"time":"t","p":1,"stream":2}"#);
+    }
+
+    #[test]
+    fn record_fields_larger_than_the_gap() {
+        let mut w = ObjectWriter::new();
+        w.begin();
+        w.field(b"", b"p").push(b'1');
+        let big = "x".repeat(3 * GAP);
+        w.front_field(b"big")
+            .extend_from_slice(format!("\"{big}\"").as_bytes());
+        w.finish();
+        assert_eq!(w.text(), format!(r#"{{"big":"{big}","p":1}}"#).as_bytes());
+    }
+
+    #[test]
+    fn only_record_fields_and_no_fields() {
+        let mut w = ObjectWriter::new();
+        w.begin();
+        w.front_field(b"a").push(b'1');
+        w.front_field(b"a").push(b'2');
+        w.finish();
+        assert_eq!(w.text(), br#"{"a":2}"#);
+        w.begin();
+        w.finish();
+        assert_eq!(w.text(), b"{}");
+        assert_eq!(w.c_str(), Some(&b"{}\0"[..]));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! `{`), followed by a space or a tab, or by nothing (a broken event).
 //! `ANALYTICSX ...`, ` ANALYTICS ...` and `analytics ...` are not.
 
-use crate::scan::{find_any3, find_either};
+use crate::scan::{find_any4, find_either};
 
 const WORD: &[u8] = b"ANALYTICS";
 const HEADER_SEPARATOR: &[u8] = b": ANALYTICS";
@@ -54,10 +54,13 @@ pub(crate) fn recognize(line: &[u8]) -> Option<Analytics> {
     }
 }
 
-/// A shortcut for the drop path: true when the raw content of a JSON string
-/// (escapes not decoded) certainly does not hold an analytics line. False
-/// means "decode and recognize": the line may be analytics, or the raw text
-/// alone cannot tell (a `\u` escape, or escapes in a long line).
+/// A shortcut for the drop path: true when the raw text of a JSON string
+/// (from just after its opening quote; escapes not decoded; the string ends
+/// at the first unescaped `"`) certainly does not hold an analytics line.
+/// It reads no further than the decision needs, so most service lines are
+/// dropped without reading, let alone decoding, all of them. False means
+/// "decode and recognize": the line may be analytics, or the raw text alone
+/// cannot tell (a `\u` escape, escapes in a long line, no closing quote).
 pub(crate) fn clearly_not_analytics(raw: &[u8]) -> bool {
     if raw.starts_with(WORD) {
         return false;
@@ -66,7 +69,13 @@ pub(crate) fn clearly_not_analytics(raw: &[u8]) -> bool {
     let mut escaped = false;
     let mut at = 0;
     loop {
-        at += find_any3(window.get(at..).unwrap_or_default(), b':', b'{', b'\\');
+        at += find_any4(
+            window.get(at..).unwrap_or_default(),
+            b':',
+            b'{',
+            b'\\',
+            b'"',
+        );
         match (window.get(at), raw.get(at + 1)) {
             // Escapes are skipped whole, so raw `:` and `{` are decoded ones.
             (Some(b':'), _)
@@ -77,15 +86,17 @@ pub(crate) fn clearly_not_analytics(raw: &[u8]) -> bool {
                 return false;
             }
             (Some(b':'), _) => at += 1,
-            (Some(b'{'), _) => return true,
+            // A `{` before any `: ANALYTICS`, or the end of the line.
+            (Some(b'{' | b'"'), _) => return true,
             (Some(_), Some(b'u')) | (Some(_), None) => return false,
             (Some(_), Some(_)) => {
                 escaped = true;
                 at += 2;
             }
-            // The whole line was read, or 513 bytes without an escape: either
-            // way no `: ANALYTICS` starts within the header limit.
-            (None, _) => return window.len() == raw.len() || !escaped,
+            // 513 bytes without an escape and without `: ANALYTICS`: the
+            // header would be too long. With escapes, or at the end of the
+            // text, the raw bytes cannot tell.
+            (None, _) => return !escaped && window.len() < raw.len(),
         }
     }
 }
@@ -217,20 +228,25 @@ mod tests {
             )
             .unwrap();
             let analytics = recognize(strip_line_end(&decoded)).is_some();
+            let raw = format!("{raw}\",\"stream\":\"stdout\"}}");
             assert!(
                 !(analytics && clearly_not_analytics(raw.as_bytes())),
                 "{raw}"
             );
         }
         assert!(clearly_not_analytics(
+            br#"[INFO] [connector] State: Online\n","s":1}"#
+        ));
+        assert!(clearly_not_analytics(
+            br#"Response was: {\"error\":true}\n"}"#
+        ));
+        assert!(!clearly_not_analytics(br#"\u0041NALYTICS {}"}"#));
+        assert!(clearly_not_analytics(
+            br#"[INFO] [connector] processing \"health\" request\n"}"#
+        ));
+        // No closing quote: the record is broken, let the full path say so.
+        assert!(!clearly_not_analytics(
             br"[INFO] [connector] State: Online\n"
-        ));
-        assert!(clearly_not_analytics(
-            br#"Response was: {\"error\":true}\n"#
-        ));
-        assert!(!clearly_not_analytics(br"\u0041NALYTICS {}"));
-        assert!(clearly_not_analytics(
-            br#"[INFO] [connector] processing \"health\" request\n"#
         ));
         // Escapes shorten the decoded text: a long raw window is inconclusive.
         let long = "\\\"".repeat(200) + &"h".repeat(150) + ": ANALYTICS {}";

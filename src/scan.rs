@@ -105,37 +105,41 @@ pub fn find_either(s: &[u8], a: u8, b: u8) -> usize {
         .map_or(s.len(), |i| base + i)
 }
 
-/// Index of the first `a`, `b` or `c` in `s`, or `s.len()`.
+/// Index of the first `a`, `b`, `c` or `d` in `s`, or `s.len()`.
 #[inline]
-pub fn find_any3(s: &[u8], a: u8, b: u8, c: u8) -> usize {
+pub fn find_any4(s: &[u8], a: u8, b: u8, c: u8, d: u8) -> usize {
     let (words, rest) = s.as_chunks::<8>();
     for (i, word) in words.iter().enumerate() {
         let w = u64::from_le_bytes(*word);
-        let mask = lanes_eq(w, a) | lanes_eq(w, b) | lanes_eq(w, c);
+        let mask = lanes_eq(w, a) | lanes_eq(w, b) | lanes_eq(w, c) | lanes_eq(w, d);
         if mask != 0 {
             return i * 8 + lowest_lane(mask);
         }
     }
     let base = words.len() * 8;
     rest.iter()
-        .position(|&x| x == a || x == b || x == c)
+        .position(|&x| x == a || x == b || x == c || x == d)
         .map_or(s.len(), |i| base + i)
 }
 
 /// A fast, non-cryptographic hash of a key (word at a time), for the
-/// duplicate-key table.
+/// duplicate-key table. Use the high bits: they mix every input byte.
 #[inline]
-pub fn hash_key(s: &[u8]) -> u32 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
+pub fn hash_key(s: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let (words, rest) = s.as_chunks::<8>();
-    let mut h = s.len() as u64;
+    let mut h = (s.len() as u64).wrapping_mul(K);
     for word in words {
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(*word)).wrapping_mul(K);
+        h = (h ^ u64::from_le_bytes(*word))
+            .wrapping_mul(K)
+            .rotate_left(26);
     }
-    let mut tail = [0u8; 8];
-    tail[..rest.len()].copy_from_slice(rest);
-    h = (h.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
-    (h >> 32) as u32 ^ h as u32
+    // The last bytes: an overlapping word when there is one (no copy).
+    let last = match s.last_chunk::<8>() {
+        Some(word) if !rest.is_empty() => u64::from_le_bytes(*word),
+        _ => rest.iter().fold(0, |acc, &b| acc << 8 | u64::from(b)),
+    };
+    (h ^ last).wrapping_mul(K)
 }
 
 #[cfg(test)]
@@ -164,8 +168,11 @@ mod tests {
                     assert_eq!(find_string_delimiter(&s), naive_delimiter(&s), "{s:?}");
                     let naive_either = s.iter().position(|&c| c == b':' || c == b'{');
                     assert_eq!(find_either(&s, b':', b'{'), naive_either.unwrap_or(len));
-                    let naive_any3 = s.iter().position(|&c| c == b':' || c == b'{' || c == b'\\');
-                    assert_eq!(find_any3(&s, b':', b'{', b'\\'), naive_any3.unwrap_or(len));
+                    let naive_any4 = s.iter().position(|&c| b":{\\\"".contains(&c));
+                    assert_eq!(
+                        find_any4(&s, b':', b'{', b'\\', b'"'),
+                        naive_any4.unwrap_or(len)
+                    );
                 }
             }
         }

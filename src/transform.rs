@@ -162,6 +162,13 @@ impl Transformer {
                     value,
                     rank,
                 };
+                // A `log` string is the line whatever follows: most service
+                // lines are dropped here, from their first raw bytes.
+                let drop = options.non_analytics == NonAnalytics::Drop;
+                if drop && rank == 0 && record.get(value + 1..).is_some_and(clearly_not_analytics) {
+                    self.out.clear();
+                    return Outcome::Dropped;
+                }
                 if in_place && let Some(outcome) = self.event_in_place(record, candidate) {
                     return outcome;
                 }
@@ -170,16 +177,6 @@ impl Transformer {
                     Err(error) => return self.unreadable_record(record, error.in_record()),
                 };
                 self.fields.push(line);
-                // A `log` string is the line whatever follows: most service
-                // lines are dropped here, from their raw text, unread further.
-                let raw = record.get(value + 1..line.value.1 - 1);
-                if rank == 0
-                    && options.non_analytics == NonAnalytics::Drop
-                    && raw.is_some_and(clearly_not_analytics)
-                {
-                    self.out.clear();
-                    return Outcome::Dropped;
-                }
                 let rest = From::AfterValue(line.value.1);
                 if let Err(error) =
                     record::scan(record, rest, &mut self.fields, false, &mut self.key)
@@ -232,8 +229,6 @@ impl Transformer {
         }
         let line_key = *LINE_KEYS.get(line.rank)?;
         self.out.begin();
-        self.write_fields(record, 0..before, Some(line_key));
-        let payload = self.out.mark();
         let end = self
             .flattener
             .payload::<Quoted>(record, body, &mut self.out)
@@ -252,20 +247,14 @@ impl Transformer {
         record::scan(record, rest, &mut self.fields, false, &mut self.key).ok()?;
         // A better line key further on (`log` after `MESSAGE`) holds the line.
         let tail = before + 1..self.fields.len();
-        for field in self
-            .fields
-            .get(tail.clone())?
-            .iter()
-            .filter(|f| f.is_string)
-        {
+        for field in self.fields.get(tail)?.iter().filter(|f| f.is_string) {
             let key = canonical_key(record, field, &mut self.key);
             if line_key_rank(key).is_some_and(|rank| rank < line.rank) {
                 return None;
             }
         }
-        let tail_mark = self.out.mark();
-        self.write_fields(record, tail, Some(line_key));
-        self.out.move_before(payload, tail_mark);
+        // The record's fields go before the payload's, wherever they were.
+        self.write_fields(record, 0..self.fields.len(), Some(line_key));
         let trailing_raw = record.get(end..close - 1).unwrap_or_default();
         if !only_escaped_blanks(trailing_raw) {
             self.message.clear();
@@ -400,7 +389,7 @@ impl Transformer {
             if skip == Some(key) {
                 continue;
             }
-            write_record_value(record, field, self.out.field(b"", key));
+            write_record_value(record, field, self.out.front_field(key));
         }
     }
 

@@ -13,7 +13,10 @@ fn readme_command(number: u32) -> String {
     let marker = format!("# {number}. ");
     let mut lines = readme.lines().skip_while(|l| !l.starts_with(&marker));
     assert!(lines.next().is_some(), "README has a `{marker}` command");
-    lines.next().expect("a command follows the comment").to_owned()
+    lines
+        .next()
+        .expect("a command follows the comment")
+        .to_owned()
 }
 
 #[test]
@@ -21,8 +24,20 @@ fn ci_runs_the_readme_test_command_and_main_command() {
     let ci = read(".ci/run");
     let test = readme_command(2);
     let main = readme_command(1);
-    assert!(test.starts_with("cargo ") && test.contains("cargo test"), "{test}");
-    assert!(main.starts_with("cargo ") && main.contains("examples/logs"), "{main}");
-    assert!(ci.lines().any(|l| l == test), ".ci/run runs the README's test command: {test}");
-    assert!(ci.lines().any(|l| l.starts_with(&main)), ".ci/run runs the README's main command: {main}");
+    assert!(
+        test.starts_with("cargo ") && test.contains("cargo test"),
+        "{test}"
+    );
+    assert!(
+        main.starts_with("cargo ") && main.contains("examples/logs"),
+        "{main}"
+    );
+    assert!(
+        ci.lines().any(|l| l == test),
+        ".ci/run runs the README's test command: {test}"
+    );
+    assert!(
+        ci.lines().any(|l| l.starts_with(&main)),
+        ".ci/run runs the README's main command: {main}"
+    );
 }
