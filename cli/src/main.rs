@@ -26,8 +26,9 @@ USAGE:
 
 Reads each FILE (a DIR: its *.log, *.ndjson, *.json, *.jsonl and *.txt
 files, sorted; `-` or nothing: standard input), detects its shape on its
-own, and writes one JSON record a line (NDJSON) to standard output. A
-summary goes to standard error.
+own, and writes one JSON record a line (NDJSON) to standard output (from
+standard input, each record as soon as it is made). A summary goes to
+standard error.
 
 OPTIONS:
     --module PATH       the wasm module [default: MODULE_DEFAULT]
@@ -395,6 +396,11 @@ fn process(
         if verdict.has_output() && !args.quiet {
             out.write_all(filter.output()).map_err(output_failure)?;
             out.write_all(b"\n").map_err(output_failure)?;
+            // A stream (`journalctl -f | twingate -`, Vector's exec source)
+            // gets each record at once, not when 64 KiB have piled up.
+            if matches!(input, Input::Stdin) {
+                out.flush().map_err(output_failure)?;
+            }
         }
     }
     tally.read = reader.stats();
