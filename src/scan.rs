@@ -122,26 +122,6 @@ pub fn find_any4(s: &[u8], a: u8, b: u8, c: u8, d: u8) -> usize {
         .map_or(s.len(), |i| base + i)
 }
 
-/// A fast, non-cryptographic hash of a key (word at a time), for the
-/// duplicate-key table. Use the high bits: they mix every input byte.
-#[inline]
-pub fn hash_key(s: &[u8]) -> u64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let (words, rest) = s.as_chunks::<8>();
-    let mut h = (s.len() as u64).wrapping_mul(K);
-    for word in words {
-        h = (h ^ u64::from_le_bytes(*word))
-            .wrapping_mul(K)
-            .rotate_left(26);
-    }
-    // The last bytes: an overlapping word when there is one (no copy).
-    let last = match s.last_chunk::<8>() {
-        Some(word) if !rest.is_empty() => u64::from_le_bytes(*word),
-        _ => rest.iter().fold(0, |acc, &b| acc << 8 | u64::from(b)),
-    };
-    (h ^ last).wrapping_mul(K)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,11 +165,5 @@ mod tests {
         assert_eq!(find_string_special(&s), 2);
         let s = [b'a', b'a', b'a', b'a', b'a', b'a', b'!', b'"', b'\\'];
         assert_eq!(find_string_special(&s), 7);
-    }
-
-    #[test]
-    fn equal_keys_hash_equal_and_lengths_matter() {
-        assert_eq!(hash_key(b"connection.id"), hash_key(b"connection.id"));
-        assert_ne!(hash_key(b""), hash_key(b"\0"));
     }
 }
