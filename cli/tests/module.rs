@@ -157,7 +157,10 @@ fn the_module_imports_nothing_and_exports_both_filters() {
 #[test]
 fn the_module_is_small() {
     let size = std::fs::metadata(module_path()).unwrap().len();
-    assert!(size <= 96 * 1024, "the module is {size} bytes; the budget is 96 KiB");
+    assert!(
+        size <= 96 * 1024,
+        "the module is {size} bytes; the budget is 96 KiB"
+    );
 }
 
 #[test]
