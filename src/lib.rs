@@ -26,6 +26,8 @@ mod transform;
 
 #[cfg(target_arch = "wasm32")]
 mod fluent_bit;
+#[cfg(feature = "js")]
+mod js;
 
 pub use error::{Category, Error, ErrorKind, MAX_DEPTH};
 pub use transform::{NonAnalytics, Options, Outcome, Profile, Transformer};

@@ -24,10 +24,10 @@ fn ci_runs_the_readme_test_command_and_main_command() {
     let ci = read(".ci/run");
     let test = readme_command(2);
     let main = readme_command(1);
-    assert!(
-        test.starts_with("cargo ") && test.contains("cargo test"),
-        "{test}"
-    );
+    assert!(test.starts_with("bash .ci/test"), "{test}");
+    let script = read(".ci/test");
+    assert!(script.contains("cargo test --release --workspace"), "{script}");
+    assert!(script.contains("npm test"), "{script}");
     assert!(
         main.starts_with("cargo ") && main.contains("examples/logs"),
         "{main}"
