@@ -26,7 +26,10 @@ fn ci_runs_the_readme_test_command_and_main_command() {
     let main = readme_command(1);
     assert!(test.starts_with("bash .ci/test"), "{test}");
     let script = read(".ci/test");
-    assert!(script.contains("cargo test --release --workspace"), "{script}");
+    assert!(
+        script.contains("cargo test --release --workspace"),
+        "{script}"
+    );
     assert!(script.contains("npm test"), "{script}");
     assert!(
         main.starts_with("cargo ") && main.contains("examples/logs"),
