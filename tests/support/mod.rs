@@ -14,13 +14,16 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 pub fn repo_root() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    // The root crate's manifest is at the repo root; the CLI's one level down.
-    if here.join("tests/corpus").is_dir() {
-        here.to_path_buf()
-    } else {
-        here.join("..")
+    // The crate using the fixture may sit at any depth below the root.
+    let mut dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
+    while !dir.join("tests/corpus").is_dir() {
+        assert!(
+            dir.pop(),
+            "no tests/corpus above {}",
+            env!("CARGO_MANIFEST_DIR")
+        );
     }
+    dir
 }
 
 pub fn corpus_dir() -> PathBuf {
