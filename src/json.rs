@@ -146,10 +146,7 @@ impl Text for Quoted {
         mode: Strings,
     ) -> Result<usize, Error> {
         loop {
-            let tail = rest(src, pos);
-            let run = find_string_special(tail);
-            out.bytes(tail.get(..run).unwrap_or_default());
-            pos += run;
+            pos = copy_plain_run(src, pos, out);
             match (at(src, pos), at(src, pos + 1)) {
                 (Some(b'\\'), Some(b'"')) => return Ok(pos + 2),
                 (Some(b'\\'), Some(b'\\')) => pos = quoted_escape(src, pos + 2, out, mode)?,
@@ -243,10 +240,7 @@ pub(crate) fn string<S: Sink>(
     mode: Strings,
 ) -> Result<usize, Error> {
     loop {
-        let tail = rest(src, pos);
-        let run = find_string_special(tail);
-        out.bytes(tail.get(..run).unwrap_or_default());
-        pos += run;
+        pos = copy_plain_run(src, pos, out);
         match at(src, pos) {
             None => return Err(Error::new(ErrorKind::Truncated(Expected::StringEnd), pos)),
             Some(b'"') => return Ok(pos + 1),
@@ -255,6 +249,16 @@ pub(crate) fn string<S: Sink>(
             Some(_) => pos = utf8_run(src, pos, out),
         }
     }
+}
+
+/// Copies the run of plain string bytes at `pos` (no quote, backslash,
+/// control or non-ASCII byte); returns where it stops.
+#[inline(always)]
+fn copy_plain_run<S: Sink>(src: &[u8], pos: usize, out: &mut S) -> usize {
+    let tail = rest(src, pos);
+    let run = find_string_special(tail);
+    out.bytes(tail.get(..run).unwrap_or_default());
+    pos + run
 }
 
 /// Copies the non-ASCII run starting at `pos` (up to the next `"`, `\` or
@@ -403,10 +407,7 @@ fn write_control_escape<S: Sink>(b: u8, out: &mut S) {
 pub(crate) fn encode_text(text: &[u8], out: &mut Vec<u8>) {
     let mut pos = 0;
     loop {
-        let tail = rest(text, pos);
-        let run = find_string_special(tail);
-        out.extend_from_slice(tail.get(..run).unwrap_or_default());
-        pos += run;
+        pos = copy_plain_run(text, pos, out);
         match at(text, pos) {
             None => return,
             Some(b @ (b'"' | b'\\')) => {

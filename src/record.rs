@@ -25,8 +25,8 @@ pub(crate) struct Field {
     /// The value's JSON text.
     pub value: (usize, usize),
     pub is_string: bool,
-    /// The value holds invalid UTF-8 or a lone surrogate escape: it must be
-    /// re-encoded rather than copied.
+    /// The value (or the key) holds invalid UTF-8 or a lone surrogate
+    /// escape: the field must be re-encoded rather than copied.
     pub needs_repair: bool,
 }
 
@@ -105,10 +105,11 @@ fn scan_fields(
         let key_start = pos + 1;
         let run = find_string_special(record.get(key_start..).unwrap_or_default());
         let plain_key = at(record, key_start + run) == Some(b'"');
+        let mut key_check = Validate::default();
         let key_end = if plain_key {
             key_start + run
         } else {
-            string(record, key_start, &mut Validate::default(), Strings::Encode)? - 1
+            string(record, key_start, &mut key_check, Strings::Encode)? - 1
         };
         pos = skip_ws(record, key_end + 1);
         if at(record, pos) != Some(b':') {
@@ -128,7 +129,7 @@ fn scan_fields(
                 });
             }
         }
-        let field = if is_string {
+        let mut field = if is_string {
             string_field(record, key, plain_key, pos)?
         } else {
             let mut check = Validate::default();
@@ -141,6 +142,8 @@ fn scan_fields(
                 needs_repair: check.repaired,
             }
         };
+        // A key with invalid UTF-8 makes the record unfit to copy verbatim.
+        field.needs_repair |= key_check.repaired;
         fields.push(field);
         match next_field(record, field.value.1)? {
             Some(next) => pos = next,
