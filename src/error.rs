@@ -279,7 +279,7 @@ impl Text<'_> {
     }
 
     fn num(&mut self, n: usize) {
-        push_decimal(self.0, n);
+        push_decimal(self.0, n as u64);
     }
 
     /// A byte as a reader wants to see it: `x` in backticks when printable,
@@ -306,7 +306,7 @@ impl Text<'_> {
 pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends `n` in decimal.
-pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
@@ -332,7 +332,7 @@ mod tests {
 
     #[test]
     fn decimal_formatting() {
-        for n in [0usize, 7, 10, 16384, usize::MAX] {
+        for n in [0u64, 7, 10, 16384, u64::MAX] {
             let mut out = Vec::new();
             push_decimal(&mut out, n);
             assert_eq!(out, n.to_string().as_bytes());

@@ -99,8 +99,10 @@ fn filter(tag_ptr: u32, tag_len: u32, record_ptr: u32, record_len: u32, options:
 /// The `Wasm_Heap_Size` that fits both copies: WAMR's allocator takes
 /// 8-byte-aligned blocks with a 4-byte header, from a pool 4 bytes short of
 /// the heap, and the host adds a NUL to each copy.
-fn heap_needed(tag_len: u32, record_len: u32) -> usize {
-    let block = |len: u32| (len as usize + 1 + 4).div_ceil(8) * 8;
+/// In u64: near `u32::MAX` the sum would wrap in wasm32's `usize`.
+fn heap_needed(tag_len: u32, record_len: u32) -> u64 {
+    // WAMR's smallest block is 16 bytes.
+    let block = |len: u32| ((u64::from(len) + 1 + 4).div_ceil(8) * 8).max(16);
     block(tag_len) + block(record_len) + 8
 }
 

@@ -352,7 +352,7 @@ impl Transformer {
         &mut self,
         tag: Option<&[u8]>,
         record_len: usize,
-        heap_needed: usize,
+        heap_needed: u64,
     ) -> Outcome {
         self.out.begin();
         self.message.clear();
@@ -464,10 +464,10 @@ fn write_record_value(record: &[u8], field: &Field, out: &mut Vec<u8>) {
     }
 }
 
-fn heap_message(record_len: usize, heap_needed: usize, out: &mut Vec<u8>) {
+fn heap_message(record_len: usize, heap_needed: u64, out: &mut Vec<u8>) {
     use crate::error::push_decimal;
     out.extend_from_slice(b"the record (");
-    push_decimal(out, record_len);
+    push_decimal(out, record_len as u64);
     out.extend_from_slice(
         b" bytes of JSON) did not fit in the wasm filter's heap, so Fluent Bit could not pass it to the module and its content is lost; set `wasm_heap_size` (classic config: Wasm_Heap_Size) in the wasm filter to at least ",
     );

@@ -285,7 +285,7 @@ impl FluentBitHost {
             .map_err(|error| HostError(format!("cannot start wasmtime: {}", one_line(&error))))?;
         let module = Module::new(&engine, bytes).map_err(|error| {
             HostError(format!(
-                "{name} is not a valid WebAssembly module for this host: {}",
+                "{name} is not a valid WebAssembly module for this host ({}): rebuild it with `{BUILD_HINT}`",
                 one_line(&error)
             ))
         })?;

@@ -1,0 +1,69 @@
+//! What every fuzz target checks: the oracle shared with the tests
+//! (`tests/oracle/mod.rs`), plus the fast path against the reference.
+
+#[path = "../../tests/oracle/mod.rs"]
+pub mod oracle;
+
+/// The CLI's input readers, compiled from the CLI's own source.
+#[path = "../../cli/src/input.rs"]
+#[allow(dead_code)]
+pub mod input;
+
+use twingate_analytics::{Options, Outcome, Transformer};
+
+pub use oracle::{Input, Kind};
+
+/// Both entry points' options.
+pub const OPTIONS: [(Options, bool); 2] = [
+    (Options::flatten(), false),
+    (Options::flatten().keep(), true),
+];
+
+/// Runs `input` through the core and panics (a fuzz finding) when any
+/// invariant breaks. Records also go through the reference path, which must
+/// give the same outcome and the same bytes.
+pub fn check_core(fast: &mut Transformer, reference: &mut Transformer, input: Input<'_>) {
+    for (options, keep) in OPTIONS {
+        let outcome = match input {
+            Input::Line(line) => fast.transform_line(line, options),
+            Input::Record(record) => fast.transform_record(record, options),
+        };
+        let kind = Kind::from(&outcome);
+        if let Err(why) = oracle::check(input, keep, kind, fast.output())
+            .and_then(|()| oracle::check_c_str(kind, fast.output(), fast.output_c_str()))
+        {
+            panic!(
+                "{why}\n  input ({}): {:?}\n  keep: {keep}\n  outcome: {outcome:?}\n  output: {}",
+                match input {
+                    Input::Line(_) => "line",
+                    Input::Record(_) => "record",
+                },
+                lossy(input),
+                String::from_utf8_lossy(fast.output())
+            );
+        }
+        if let Input::Record(record) = input {
+            let slow = reference.transform_record_reference(record, options);
+            assert!(
+                same_outcome(&outcome, &slow) && fast.output() == reference.output(),
+                "fast path differs from the reference\n  record: {:?}\n  keep: {keep}\n  fast {outcome:?}: {}\n  reference {slow:?}: {}",
+                String::from_utf8_lossy(record),
+                String::from_utf8_lossy(fast.output()),
+                String::from_utf8_lossy(reference.output())
+            );
+        }
+    }
+}
+
+/// Same outcome, error kinds and offsets included.
+pub fn same_outcome(a: &Outcome, b: &Outcome) -> bool {
+    match (a, b) {
+        (Outcome::Error(x), Outcome::Error(y)) => x.kind() == y.kind() && x.offset() == y.offset(),
+        _ => a == b,
+    }
+}
+
+fn lossy(input: Input<'_>) -> String {
+    let (Input::Line(bytes) | Input::Record(bytes)) = input;
+    String::from_utf8_lossy(bytes).into_owned()
+}
