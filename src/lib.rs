@@ -15,6 +15,9 @@
 //! `fluent_bit`, the CLI, ...) are thin layers over it; this core is safe
 //! Rust and knows nothing about any host.
 
+// `unsafe` only in the doors, where the host's memory is touched.
+#![deny(unsafe_code)]
+
 pub mod error;
 mod flatten;
 mod json;
@@ -25,8 +28,10 @@ mod scan;
 mod transform;
 
 #[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)]
 mod fluent_bit;
 #[cfg(feature = "js")]
+#[allow(unsafe_code)]
 mod js;
 
 pub use error::{Category, Error, ErrorKind, MAX_DEPTH};
