@@ -19,9 +19,9 @@ thread_local! {
 }
 
 /// `fluent_bit::heap_needed`, for a length up to u32::MAX.
-fn heap_needed(tag_len: u64, record_len: u64) -> usize {
-    let block = |len: u64| (len + 1 + 4).div_ceil(8) * 8;
-    (block(tag_len) + block(record_len) + 8) as usize
+fn heap_needed(tag_len: u64, record_len: u64) -> u64 {
+    let block = |len: u64| ((len + 1 + 4).div_ceil(8) * 8).max(16);
+    block(tag_len) + block(record_len) + 8
 }
 
 fuzz_target!(|data: &[u8]| {
