@@ -259,12 +259,10 @@ impl Transformer {
         if !only_escaped_blanks(trailing_raw) {
             self.message.clear();
             let _ = string(record, end, &mut self.message, Strings::Decode);
-            let message = std::mem::take(&mut self.message);
-            let trailing = trim_blanks(&message);
+            let trailing = trim_blanks(&self.message);
             if !trailing.is_empty() {
-                self.text_field(TRAILING, trailing);
+                text_field(&mut self.out, TRAILING, trailing);
             }
-            self.message = message;
         }
         self.out.finish();
         Some(Outcome::Event)
@@ -292,10 +290,10 @@ impl Transformer {
         };
         let trailing = trim_blanks(content.get(end..).unwrap_or_default());
         if !trailing.is_empty() {
-            self.text_field(TRAILING, trailing);
+            text_field(&mut self.out, TRAILING, trailing);
         }
         if let Some(header) = header_end.and_then(|h| content.get(..h)) {
-            self.text_field(LINE_PREFIX, header);
+            text_field(&mut self.out, LINE_PREFIX, header);
         }
         self.out.finish();
         Outcome::Event
@@ -324,9 +322,7 @@ impl Transformer {
         self.write_record_fields(source, true);
         self.message.clear();
         error.write_message(line_len, &mut self.message);
-        let message = std::mem::take(&mut self.message);
-        self.text_field(PARSE_ERROR, &message);
-        self.message = message;
+        text_field(&mut self.out, PARSE_ERROR, &self.message);
         self.out.finish();
         Outcome::Error(error)
     }
@@ -337,10 +333,8 @@ impl Transformer {
         self.out.begin();
         self.message.clear();
         error.write_message(0, &mut self.message);
-        let message = std::mem::take(&mut self.message);
-        self.text_field(PARSE_ERROR, &message);
-        self.message = message;
-        self.text_field(RECORD_TEXT, record);
+        text_field(&mut self.out, PARSE_ERROR, &self.message);
+        text_field(&mut self.out, RECORD_TEXT, record);
         self.out.finish();
         Outcome::Error(error)
     }
@@ -357,11 +351,9 @@ impl Transformer {
         self.out.begin();
         self.message.clear();
         heap_message(record_len, heap_needed, &mut self.message);
-        let message = std::mem::take(&mut self.message);
-        self.text_field(PARSE_ERROR, &message);
-        self.message = message;
+        text_field(&mut self.out, PARSE_ERROR, &self.message);
         if let Some(tag) = tag {
-            self.text_field(TAG, tag);
+            text_field(&mut self.out, TAG, tag);
         }
         self.out.finish();
         Outcome::Error(Error::heap_too_small(record_len))
@@ -372,7 +364,7 @@ impl Transformer {
         match source {
             Source::Line(line) => {
                 if with_line {
-                    self.text_field(LINE_KEY, line);
+                    text_field(&mut self.out, LINE_KEY, line);
                 }
             }
             Source::Record(record, line_key) => {
@@ -392,13 +384,15 @@ impl Transformer {
             write_record_value(record, field, self.out.front_field(key));
         }
     }
+}
 
-    fn text_field(&mut self, key: &[u8], text: &[u8]) {
-        let value = self.out.field(b"", key);
-        value.push(b'"');
-        encode_text(text, value);
-        value.push(b'"');
-    }
+/// Writes a field whose value is `text` as a JSON string. A free function,
+/// so the text may be one of the transformer's own buffers.
+fn text_field(out: &mut ObjectWriter, key: &[u8], text: &[u8]) {
+    let value = out.field(b"", key);
+    value.push(b'"');
+    encode_text(text, value);
+    value.push(b'"');
 }
 
 /// The first string under a line key, not read yet.
