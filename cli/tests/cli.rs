@@ -1,22 +1,15 @@
 //! The `twingate` binary: usage, exit codes, output, and a closed pipe.
 
 mod common;
+mod run;
 
+use run::{TempFile, twingate};
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 const EVENT: &str = r#"ANALYTICS {"event_type":"established_connection","timestamp":1623288585643,"user":{"email":"a@b.c"}}"#;
 const SERVICE: &str = "[INFO] [connector] State: Online";
 const BROKEN: &str = r#"ANALYTICS {"event_type":"#;
-
-fn twingate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_twingate"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs")
-}
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -27,27 +20,6 @@ fn stdout_lines(output: &Output) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
-}
-
-/// A file in the temp directory, removed when dropped.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(name: &str, contents: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("twingate-cli-{}-{name}", std::process::id()));
-        std::fs::write(&path, contents).expect("temp dir is writable");
-        Self(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().expect("temp paths are UTF-8")
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 #[test]
@@ -99,7 +71,7 @@ fn a_missing_input_is_an_error() {
 
 #[test]
 fn native_writes_events_and_error_records_and_a_balanced_summary() {
-    let input = TempFile::new("native.log", &format!("{EVENT}\n{SERVICE}\n{BROKEN}\n"));
+    let input = TempFile::new("native.log", format!("{EVENT}\n{SERVICE}\n{BROKEN}\n"));
     let output = twingate(&["--native", input.path()]);
     assert!(output.status.success(), "{}", stderr(&output));
     let lines = stdout_lines(&output);
@@ -118,7 +90,7 @@ fn native_writes_events_and_error_records_and_a_balanced_summary() {
 
 #[test]
 fn keep_passes_service_lines_on_and_quiet_writes_nothing() {
-    let input = TempFile::new("keep.log", &format!("{SERVICE}\n"));
+    let input = TempFile::new("keep.log", format!("{SERVICE}\n"));
     let output = twingate(&["--native", "--keep", input.path()]);
     assert!(output.status.success());
     assert_eq!(stdout_lines(&output).len(), 1);
@@ -131,10 +103,10 @@ fn keep_passes_service_lines_on_and_quiet_writes_nothing() {
 
 #[test]
 fn several_inputs_get_a_summary_each_and_a_total() {
-    let lines = TempFile::new("several.log", &format!("{EVENT}\n"));
+    let lines = TempFile::new("several.log", format!("{EVENT}\n"));
     let cri = TempFile::new(
         "several.cri",
-        &format!("2026-11-24T12:00:00Z stdout F {EVENT}\n"),
+        format!("2026-11-24T12:00:00Z stdout F {EVENT}\n"),
     );
     let output = twingate(&["--native", lines.path(), cri.path()]);
     assert!(output.status.success());
@@ -169,7 +141,7 @@ fn standard_input_is_read_when_no_file_is_given() {
 
 #[test]
 fn a_closed_output_pipe_ends_quietly() {
-    let input = TempFile::new("pipe.log", &format!("{EVENT}\n").repeat(20_000));
+    let input = TempFile::new("pipe.log", format!("{EVENT}\n").repeat(20_000));
     let mut child = Command::new(env!("CARGO_BIN_EXE_twingate"))
         .args(["--native", input.path()])
         .stdin(Stdio::null())
@@ -197,7 +169,7 @@ fn lost_records_are_reported_and_exit_3() {
     let module =
         std::env::temp_dir().join(format!("twingate-cli-{}-trap.wasm", std::process::id()));
     std::fs::write(&module, trapping).expect("temp dir is writable");
-    let input = TempFile::new("lost.log", &format!("{EVENT}\n{SERVICE}\n"));
+    let input = TempFile::new("lost.log", format!("{EVENT}\n{SERVICE}\n"));
     let output = twingate(&["--module", module.to_str().expect("UTF-8"), input.path()]);
     let _ = std::fs::remove_file(&module);
     let message = stderr(&output);

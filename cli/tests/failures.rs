@@ -4,40 +4,14 @@
 //! full or closed standard output with the module. Each: exit 1, one line
 //! on standard error that says what is wrong and what to do, no panic.
 
+mod run;
+
+use run::{TempFile, twingate};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 const EVENT: &str = r#"ANALYTICS {"event_type":"established_connection","user":{"email":"a@b.c"}}"#;
-
-fn twingate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_twingate"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs")
-}
-
-/// A file in the temp directory, removed when dropped.
-struct Temp(PathBuf);
-
-impl Temp {
-    fn new(name: &str, contents: &[u8]) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("twingate-failures-{}-{name}", std::process::id()));
-        std::fs::write(&path, contents).expect("temp dir is writable");
-        Self(path)
-    }
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 fn module() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -66,14 +40,14 @@ fn fails_clearly(output: &Output, wanted: &[&str]) -> String {
 
 #[test]
 fn a_corrupt_module_says_how_to_build_it() {
-    let input = Temp::new("corrupt-in.log", format!("{EVENT}\n").as_bytes());
+    let input = TempFile::new("corrupt-in.log", format!("{EVENT}\n").as_bytes());
     let real = std::fs::read(module()).expect("the module is built");
     let hint = "build it with `cargo build --release -p twingate-analytics --target wasm32-unknown-unknown`";
     for (name, bytes) in [
         ("text.wasm", &b"not a module at all\n"[..]),
         ("empty.wasm", b""),
     ] {
-        let wasm = Temp::new(name, bytes);
+        let wasm = TempFile::new(name, bytes);
         let output = twingate(&["--module", wasm.path(), input.path()]);
         fails_clearly(&output, &[wasm.path(), "no \\0asm header", hint]);
     }
@@ -83,7 +57,7 @@ fn a_corrupt_module_says_how_to_build_it() {
         ("truncated.wasm", real[..real.len() / 2].to_vec()),
         ("header-only.wasm", b"\0asm\x01\0\0\0\xFF\xFF".to_vec()),
     ] {
-        let wasm = Temp::new(name, &bytes);
+        let wasm = TempFile::new(name, &bytes);
         let output = twingate(&["--module", wasm.path(), input.path()]);
         fails_clearly(&output, &[wasm.path(), "not a valid WebAssembly module"]);
     }
@@ -91,7 +65,7 @@ fn a_corrupt_module_says_how_to_build_it() {
 
 #[test]
 fn a_wrong_function_name_lists_the_exports() {
-    let input = Temp::new("function-in.log", format!("{EVENT}\n").as_bytes());
+    let input = TempFile::new("function-in.log", format!("{EVENT}\n").as_bytes());
     let output = twingate(&[
         "--module",
         &module(),
@@ -146,7 +120,7 @@ fn an_unreadable_input_is_named() {
 
 #[test]
 fn a_full_standard_output_is_an_error_not_a_panic() {
-    let input = Temp::new(
+    let input = TempFile::new(
         "full-in.log",
         format!("{EVENT}\n").repeat(10_000).as_bytes(),
     );
@@ -170,7 +144,7 @@ fn a_full_standard_output_is_an_error_not_a_panic() {
 
 #[test]
 fn a_closed_output_pipe_with_the_module_ends_with_one_line() {
-    let input = Temp::new(
+    let input = TempFile::new(
         "pipe-in.log",
         format!("{EVENT}\n").repeat(50_000).as_bytes(),
     );
