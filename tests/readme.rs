@@ -1,4 +1,5 @@
-//! The README's two commands are the ones CI runs, word for word.
+//! The README's test command is the one CI runs, word for word; its main
+//! command is the one cli/tests/examples.rs runs and checks.
 
 use std::path::Path;
 
@@ -20,7 +21,7 @@ fn readme_command(number: u32) -> String {
 }
 
 #[test]
-fn ci_runs_the_readme_test_command_and_main_command() {
+fn ci_runs_the_readme_test_command_and_a_test_checks_the_main_command() {
     let ci = read(".ci/run");
     let test = readme_command(2);
     let main = readme_command(1);
@@ -39,8 +40,10 @@ fn ci_runs_the_readme_test_command_and_main_command() {
         ci.lines().any(|l| l == test),
         ".ci/run runs the README's test command: {test}"
     );
+    // The main command's output is checked by cli/tests/examples.rs.
+    let examples_test = read("cli/tests/examples.rs");
     assert!(
-        ci.lines().any(|l| l.starts_with(&main)),
-        ".ci/run runs the README's main command: {main}"
+        examples_test.contains("\"# 1. \"") && main.ends_with("-- examples/logs"),
+        "cli/tests/examples.rs checks the README's main command: {main}"
     );
 }

@@ -63,8 +63,8 @@ pub struct Case {
     pub expected: Expected,
 }
 
-fn read_lines(name: &str) -> Vec<String> {
-    let path = corpus_dir().join(name);
+fn read_lines(dir: &Path, name: &str) -> Vec<String> {
+    let path = dir.join(name);
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     // Only `\n` ends a line; a `\r` before it is part of the line (CRLF case).
@@ -77,8 +77,8 @@ fn read_lines(name: &str) -> Vec<String> {
     lines
 }
 
-fn expectations(name: &str) -> Vec<Expected> {
-    read_lines(name)
+fn expectations(dir: &Path, name: &str) -> Vec<Expected> {
+    read_lines(dir, name)
         .iter()
         .map(|l| {
             let v: Value = serde_json::from_str(l).expect("expected line is JSON");
@@ -112,8 +112,15 @@ pub fn cri_record(line: &str) -> String {
 
 /// Every record of the corpus, in every shape.
 pub fn all_cases() -> Vec<Case> {
-    let plain = expectations("expected.ndjson");
-    let syslog = expectations("expected.syslog.ndjson");
+    let dir = corpus_dir();
+    cases_in(&dir, &dir)
+}
+
+/// Every record of a corpus laid out like `tests/corpus` (one file a shape
+/// in `dir`, the expected outcomes in `expected_dir`), in every shape.
+pub fn cases_in(dir: &Path, expected_dir: &Path) -> Vec<Case> {
+    let plain = expectations(expected_dir, "expected.ndjson");
+    let syslog = expectations(expected_dir, "expected.syslog.ndjson");
     let mut cases = Vec::new();
     let mut add = |shape: &'static str,
                    file: &str,
@@ -121,7 +128,7 @@ pub fn all_cases() -> Vec<Case> {
                    line_key: &'static str,
                    to_record: &dyn Fn(&str) -> String,
                    raw: bool| {
-        let lines = read_lines(file);
+        let lines = read_lines(dir, file);
         assert_eq!(
             lines.len(),
             expected.len(),
