@@ -27,7 +27,9 @@ mod record;
 mod scan;
 mod transform;
 
-#[cfg(target_arch = "wasm32")]
+// The Fluent Bit module's target only: the WASI command (wasm32-wasip1) and
+// the component (wasm32-wasip2) link the core without exporting its ABI.
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 #[allow(unsafe_code)]
 mod fluent_bit;
 #[cfg(feature = "js")]

@@ -4,6 +4,7 @@
 use twingate_analytics::{Options, Outcome, Transformer};
 
 use crate::Verdict;
+#[cfg(feature = "host")]
 use crate::host::{EventTime, FluentBitHost};
 use crate::input::Record;
 
@@ -66,6 +67,7 @@ impl Filter for NativeFilter {
 
 /// The wasm module in [`FluentBitHost`]: a raw line is sent as the record
 /// `{"log": line}`, as Fluent Bit's `tail` input builds it.
+#[cfg(feature = "host")]
 pub struct ModuleFilter {
     host: FluentBitHost,
     tag: Vec<u8>,
@@ -73,6 +75,7 @@ pub struct ModuleFilter {
     line_record: Vec<u8>,
 }
 
+#[cfg(feature = "host")]
 impl ModuleFilter {
     pub fn new(host: FluentBitHost, tag: &str) -> Self {
         Self {
@@ -87,6 +90,7 @@ impl ModuleFilter {
     }
 }
 
+#[cfg(feature = "host")]
 impl Filter for ModuleFilter {
     fn filter(&mut self, record: Record<'_>) -> Verdict {
         let time = EventTime::now();

@@ -32,11 +32,12 @@ use wasmtime::{Config, Engine, ExternType, Instance, Memory, Module, Store, Trap
 
 use crate::Verdict;
 
-/// Fluent Bit's default `wasm_heap_size`; smaller values are ignored.
-pub const DEFAULT_HEAP_SIZE: u64 = 8192;
-/// The largest heap this host accepts.
-pub const MAX_HEAP_SIZE: u64 = 1 << 30;
-pub const DEFAULT_FUNCTION: &str = "twingate_flatten";
+// The filter's settings live in `settings` (the WASI build has them without
+// a host); re-exported so `host::DEFAULT_HEAP_SIZE` and friends keep working.
+pub use crate::settings::{
+    DEFAULT_FUNCTION, DEFAULT_HEAP_SIZE, MAX_HEAP_SIZE, effective_heap_size, parse_size,
+};
+
 /// The diagnostic export: the outcome of the last call.
 pub const LAST_OUTCOME_EXPORT: &str = "twingate_last_outcome";
 pub const BUILD_HINT: &str =
@@ -46,36 +47,6 @@ const WASM_PAGE: u64 = 65536;
 const ONE_KIB: u64 = 1024;
 /// Fuel given before every call when counting: enough for any record.
 const FUEL_BUDGET: u64 = 1 << 62;
-
-/// The heap size Fluent Bit really uses for a `wasm_heap_size` setting: it
-/// applies only values above its 8 KiB default.
-pub const fn effective_heap_size(requested: u64) -> u64 {
-    if requested > DEFAULT_HEAP_SIZE {
-        requested
-    } else {
-        DEFAULT_HEAP_SIZE
-    }
-}
-
-/// Parses a size the way Fluent Bit's `SIZE` options read: bytes, or a
-/// number with `K`, `M` or `G` (optionally followed by `B`, any case),
-/// 1024-based. `None` for anything else.
-pub fn parse_size(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits_end);
-    let number: u64 = number.parse().ok()?;
-    let shift = match unit.to_ascii_lowercase().as_str() {
-        "" => 0,
-        "k" | "kb" => 10,
-        "m" | "mb" => 20,
-        "g" | "gb" => 30,
-        _ => return None,
-    };
-    number.checked_mul(1 << shift)
-}
 
 /// How the host runs the module.
 #[derive(Debug, Clone, PartialEq, Eq)]

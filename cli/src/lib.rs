@@ -5,11 +5,17 @@
 //!
 //! The binary (`src/main.rs`) is a thin layer over these pieces, so tests
 //! and benchmarks can use them directly.
+//!
+//! The wasmtime host is the `host` feature (on by default). Without it
+//! (`--no-default-features`) the CLI runs only the core, natively, and builds
+//! for `wasm32-wasip1`: the portable WASI command.
 
 pub mod filter;
+#[cfg(feature = "host")]
 pub mod host;
 pub mod input;
 pub mod report;
+pub mod settings;
 
 /// What became of one record: the three outcomes of the contract, plus the
 /// host's own ways of losing or skipping one.

@@ -9,13 +9,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use twingate_cli::Verdict;
-use twingate_cli::filter::{Filter, ModuleFilter, NATIVE_FUNCTIONS, NativeFilter, native_options};
-use twingate_cli::host::{
-    DEFAULT_FUNCTION, DEFAULT_HEAP_SIZE, FluentBitHost, HostOptions, MAX_HEAP_SIZE,
-    effective_heap_size, parse_size,
-};
+use twingate_cli::filter::{Filter, NATIVE_FUNCTIONS, NativeFilter, native_options};
 use twingate_cli::input::{RecordReader, Shape};
 use twingate_cli::report::{Summary, Tally};
+use twingate_cli::settings::{DEFAULT_FUNCTION, DEFAULT_HEAP_SIZE};
+#[cfg(feature = "host")]
+use twingate_cli::settings::{MAX_HEAP_SIZE, parse_size};
 
 const HELP: &str = "\
 twingate: turns Twingate Connector ANALYTICS lines into flat log records,
@@ -59,6 +58,25 @@ EXIT STATUS:
     3  some records were lost (trap, invalid result), as Fluent Bit would
        lose them; each is reported on standard error
 ";
+
+/// How this build differs: the WASI command (no `host` feature) has no
+/// wasm host and always runs the core natively.
+#[cfg(feature = "host")]
+const BUILD_NOTE: &str = "";
+#[cfg(not(feature = "host"))]
+const BUILD_NOTE: &str = "
+THIS BUILD (no wasm host, e.g. the wasm32-wasip1 command):
+    Runs the core natively, always (--native is implied). --module,
+    --heap-size and --fuel need the native `twingate` built with its host.
+    Under WASI, files and directories are readable only where the runtime
+    grants access (`wasmtime run --dir DIR ...`); standard input always is.
+";
+/// Added to "cannot read" messages: under WASI a path is only readable in
+/// a directory the runtime was told to share.
+#[cfg(target_os = "wasi")]
+const READ_HINT: &str = " (a WASI command reads only directories the runtime shares: `wasmtime run --dir DIR ...`; or pipe the file to standard input)";
+#[cfg(not(target_os = "wasi"))]
+const READ_HINT: &str = "";
 
 const MODULE_RELATIVE: &str = "target/wasm32-unknown-unknown/release/twingate_analytics.wasm";
 const DEFAULT_TAG: &str = "twingate.connector";
@@ -108,6 +126,9 @@ impl From<lexopt::Error> for Failure {
 }
 
 /// The command line.
+// Without the host, the module's settings are parsed (and refused) but
+// never read.
+#[cfg_attr(not(feature = "host"), allow(dead_code))]
 struct Args {
     inputs: Vec<OsString>,
     module: Option<PathBuf>,
@@ -132,7 +153,10 @@ fn run(arguments: impl IntoIterator<Item = OsString>) -> Result<ExitCode, Failur
     let args = match parse_args(arguments)? {
         Command::Run(args) => args,
         Command::Help => {
-            print!("{}", HELP.replace("MODULE_DEFAULT", MODULE_RELATIVE));
+            print!(
+                "{}{BUILD_NOTE}",
+                HELP.replace("MODULE_DEFAULT", MODULE_RELATIVE)
+            );
             return Ok(ExitCode::SUCCESS);
         }
         Command::Version => {
@@ -210,14 +234,23 @@ fn parse_args(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, 
     let mut parser = lexopt::Parser::from_args(arguments);
     while let Some(arg) = parser.next()? {
         match arg {
+            #[cfg(not(feature = "host"))]
+            Long(option @ ("module" | "heap-size" | "fuel")) => {
+                return Err(Failure::Usage(format!(
+                    "--{option} needs the wasm host, which this build (the WASI command) does not have: it runs the core natively; use the native `twingate` for the module"
+                )));
+            }
+            #[cfg(feature = "host")]
             Long("module") => args.module = Some(parser.value()?.into()),
             Long("function") => args.function = Some(parser.value()?.string()?),
             Long("keep") => args.keep = true,
             Long("native") => args.native = true,
             Long("format") => args.format = parse_format(&parser.value()?.string()?)?,
             Long("no-multiline") => args.multiline = false,
+            #[cfg(feature = "host")]
             Long("heap-size") => args.heap_size = parse_heap_size(&parser.value()?.string()?)?,
             Long("tag") => args.tag = parser.value()?.string()?,
+            #[cfg(feature = "host")]
             Long("fuel") => args.count_fuel = true,
             Short('q') | Long("quiet") => args.quiet = true,
             Short('h') | Long("help") => return Ok(Command::Help),
@@ -234,6 +267,7 @@ fn parse_format(name: &str) -> Result<Shape, Failure> {
         .ok_or_else(|| Failure::Usage(format!("--format {name}: expected one of {}", Shape::NAMES)))
 }
 
+#[cfg(feature = "host")]
 fn parse_heap_size(text: &str) -> Result<u64, Failure> {
     match parse_size(text) {
         Some(size) if size <= MAX_HEAP_SIZE => Ok(size),
@@ -276,7 +310,10 @@ fn expand_inputs(arguments: &[OsString]) -> Result<Vec<Input>, Failure> {
         }
         let path = PathBuf::from(argument);
         let metadata = std::fs::metadata(&path).map_err(|error| {
-            Failure::Runtime(format!("cannot read {}: {error}", path.display()))
+            Failure::Runtime(format!(
+                "cannot read {}: {error}{READ_HINT}",
+                path.display()
+            ))
         })?;
         if metadata.is_dir() {
             inputs.extend(directory_files(&path)?.into_iter().map(Input::File));
@@ -289,7 +326,10 @@ fn expand_inputs(arguments: &[OsString]) -> Result<Vec<Input>, Failure> {
 
 fn directory_files(directory: &Path) -> Result<Vec<PathBuf>, Failure> {
     let unreadable = |error: io::Error| {
-        Failure::Runtime(format!("cannot read {}: {error}", directory.display()))
+        Failure::Runtime(format!(
+            "cannot read {}: {error}{READ_HINT}",
+            directory.display()
+        ))
     };
     let mut files = Vec::new();
     for entry in std::fs::read_dir(directory).map_err(unreadable)? {
@@ -315,12 +355,21 @@ fn build_filter(args: &Args) -> Result<(Box<dyn Filter>, String), Failure> {
         DEFAULT_FUNCTION
     };
     let function = args.function.as_deref().unwrap_or(default_function);
-    if args.native {
-        let options = native_options(function).ok_or_else(|| {
-            Failure::Usage(format!("--native runs {NATIVE_FUNCTIONS}, not {function}"))
-        })?;
-        return Ok((Box::new(NativeFilter::new(options)), native_label(function)));
+    #[cfg(feature = "host")]
+    if !args.native {
+        return module_filter(args, function);
     }
+    let options = native_options(function).ok_or_else(|| {
+        Failure::Usage(format!("--native runs {NATIVE_FUNCTIONS}, not {function}"))
+    })?;
+    Ok((Box::new(NativeFilter::new(options)), native_label(function)))
+}
+
+/// The module in the Fluent Bit twin host.
+#[cfg(feature = "host")]
+fn module_filter(args: &Args, function: &str) -> Result<(Box<dyn Filter>, String), Failure> {
+    use twingate_cli::filter::ModuleFilter;
+    use twingate_cli::host::{FluentBitHost, HostOptions, effective_heap_size};
     if args.heap_size < DEFAULT_HEAP_SIZE {
         eprintln!(
             "twingate: note: Fluent Bit ignores wasm_heap_size values up to {DEFAULT_HEAP_SIZE}; using {DEFAULT_HEAP_SIZE}"
@@ -352,6 +401,7 @@ fn native_label(function: &str) -> String {
 
 /// The module built in this workspace: from the current directory, else
 /// from the workspace this binary was built in.
+#[cfg(feature = "host")]
 fn default_module_path() -> PathBuf {
     let local = PathBuf::from(MODULE_RELATIVE);
     if local.is_file() {
@@ -376,7 +426,8 @@ fn process(
     warnings: &mut LostWarnings,
 ) -> Result<(Tally, Shape, Duration), Failure> {
     let started = Instant::now();
-    let read_failure = |error: io::Error| Failure::Runtime(format!("cannot read {input}: {error}"));
+    let read_failure =
+        |error: io::Error| Failure::Runtime(format!("cannot read {input}: {error}{READ_HINT}"));
     let source: Box<dyn BufRead> = match input {
         Input::Stdin => Box::new(io::stdin().lock()),
         Input::File(path) => Box::new(BufReader::with_capacity(

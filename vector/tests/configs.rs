@@ -2,7 +2,9 @@
 //! every `inputs` entry names an existing component output (route outputs
 //! like `twingate_split.errors` included), every sink has an encoding, the
 //! remap programs are the same text as vector.toml's and compile, and the
-//! exec pipeline decodes JSON.
+//! exec pipeline decodes JSON. The Vector Helm chart's values
+//! (examples/kubernetes/vector-values.yaml) get the same checks: their
+//! `customConfig` is the config.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +29,24 @@ fn config_files() -> Vec<PathBuf> {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+const HELM_VALUES: &str = "examples/kubernetes/vector-values.yaml";
+
+/// The Helm values' `customConfig` (the Vector config the chart writes), as
+/// TOML text, so the checks of the TOML configs apply to it unchanged.
+fn helm_values_config() -> String {
+    let values: toml::Value = serde_yaml_ng::from_str(&read(&repo_root().join(HELM_VALUES)))
+        .unwrap_or_else(|e| panic!("{HELM_VALUES}: {e}"));
+    assert_eq!(
+        values.get("role").and_then(toml::Value::as_str),
+        Some("Agent"),
+        "{HELM_VALUES}: Vector runs on every node (a DaemonSet)"
+    );
+    let config = values
+        .get("customConfig")
+        .unwrap_or_else(|| panic!("{HELM_VALUES}: no customConfig"));
+    toml::to_string(config).unwrap_or_else(|e| panic!("{HELM_VALUES}: {e}"))
 }
 
 #[test]
@@ -125,19 +145,59 @@ fn the_variants_run_vector_toml_s_program_byte_for_byte() {
             "{variant}: the remap source differs from vector.toml's; copy it over"
         );
     }
+    let source = remap_source(&helm_values_config(), "twingate_analytics")
+        .unwrap_or_else(|e| panic!("{HELM_VALUES}: {e}"));
+    assert!(
+        source == main,
+        "{HELM_VALUES}: the remap source differs from vector.toml's; copy it over (indented)"
+    );
+}
+
+#[test]
+fn the_helm_values_are_the_kubernetes_logs_pipeline() {
+    let text = helm_values_config();
+    let problems = config::problems(&text);
+    assert!(
+        problems.is_empty(),
+        "{HELM_VALUES}:\n{}",
+        problems.join("\n")
+    );
+    let components = config::components(&text).expect("parsed above");
+    let sources: Vec<&str> = components
+        .iter()
+        .filter(|c| c.kind == Kind::Source)
+        .map(|c| c.type_.as_str())
+        .collect();
+    assert_eq!(sources, ["kubernetes_logs"], "{HELM_VALUES}");
+    assert!(
+        components
+            .iter()
+            .any(|c| c.kind == Kind::Sink && c.inputs.iter().any(|i| i.ends_with(".errors"))),
+        "{HELM_VALUES}: no sink reads the error records"
+    );
+    // The same components as the kubernetes_logs example, key for key.
+    let example = config::components(&read(
+        &repo_root().join("examples/vector/kubernetes_logs.toml"),
+    ))
+    .expect("valid config");
+    assert_eq!(components, example, "{HELM_VALUES} vs kubernetes_logs.toml");
 }
 
 #[test]
 fn the_remap_settings_drop_service_lines_and_keep_errors() {
-    for file in config_files() {
-        let text = read(&file);
+    let mut configs: Vec<(String, String)> = config_files()
+        .iter()
+        .map(|file| (file.display().to_string(), read(file)))
+        .collect();
+    configs.push((HELM_VALUES.to_owned(), helm_values_config()));
+    for (file, text) in configs {
         for c in config::components(&text).expect("valid config") {
             if c.type_ != "remap" {
                 continue;
             }
             let flag = |k: &str| c.table.get(k).and_then(toml::Value::as_bool);
-            assert_eq!(flag("drop_on_abort"), Some(true), "{}", file.display());
-            assert_eq!(flag("drop_on_error"), Some(false), "{}", file.display());
+            assert_eq!(flag("drop_on_abort"), Some(true), "{file}");
+            assert_eq!(flag("drop_on_error"), Some(false), "{file}");
         }
     }
 }
