@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use twingate_cli::Verdict;
-use twingate_cli::filter::{Filter, ModuleFilter, NATIVE_FUNCTIONS, NativeFilter, native_options};
+use twingate_cli::filter::{
+    Filter, ModuleFilter, NATIVE_FUNCTIONS, NativeFilter, native_options, profile_function,
+};
 use twingate_cli::host::{
     DEFAULT_FUNCTION, DEFAULT_HEAP_SIZE, FluentBitHost, HostOptions, MAX_HEAP_SIZE,
     effective_heap_size, parse_size,
@@ -33,8 +35,10 @@ standard error.
 OPTIONS:
     --module PATH       the wasm module [default: MODULE_DEFAULT]
     --function NAME     the export to call [default: twingate_flatten]
+    --profile NAME      flatten|ecs|ocsf: the output schema [default: flatten]
+                        (calls twingate_NAME)
     --keep              pass records without analytics on unchanged
-                        (calls twingate_flatten_keep)
+                        (calls twingate_NAME_keep)
     --native            run the core library directly instead of the module
     --format SHAPE      auto|lines|docker|cri|journal|json [default: auto]
                           lines    raw connector output, syslog: {\"log\": line}
@@ -112,6 +116,7 @@ struct Args {
     inputs: Vec<OsString>,
     module: Option<PathBuf>,
     function: Option<String>,
+    profile: String,
     keep: bool,
     native: bool,
     format: Shape,
@@ -198,6 +203,7 @@ fn parse_args(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, 
         inputs: Vec::new(),
         module: None,
         function: None,
+        profile: "flatten".to_owned(),
         keep: false,
         native: false,
         format: Shape::Auto,
@@ -212,6 +218,7 @@ fn parse_args(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, 
         match arg {
             Long("module") => args.module = Some(parser.value()?.into()),
             Long("function") => args.function = Some(parser.value()?.string()?),
+            Long("profile") => args.profile = parse_profile(&parser.value()?.string()?)?,
             Long("keep") => args.keep = true,
             Long("native") => args.native = true,
             Long("format") => args.format = parse_format(&parser.value()?.string()?)?,
@@ -227,6 +234,15 @@ fn parse_args(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, 
         }
     }
     Ok(Command::Run(args))
+}
+
+fn parse_profile(name: &str) -> Result<String, Failure> {
+    match twingate_analytics::Profile::from_name(name) {
+        Some(_) => Ok(name.to_owned()),
+        None => Err(Failure::Usage(format!(
+            "--profile {name}: expected flatten, ecs or ocsf"
+        ))),
+    }
 }
 
 fn parse_format(name: &str) -> Result<Shape, Failure> {
@@ -309,12 +325,8 @@ fn directory_files(directory: &Path) -> Result<Vec<PathBuf>, Failure> {
 
 /// The filter to run, and how to name it in the summary.
 fn build_filter(args: &Args) -> Result<(Box<dyn Filter>, String), Failure> {
-    let default_function = if args.keep {
-        "twingate_flatten_keep"
-    } else {
-        DEFAULT_FUNCTION
-    };
-    let function = args.function.as_deref().unwrap_or(default_function);
+    let default_function = profile_function(&args.profile, args.keep);
+    let function = args.function.as_deref().unwrap_or(&default_function);
     if args.native {
         let options = native_options(function).ok_or_else(|| {
             Failure::Usage(format!("--native runs {NATIVE_FUNCTIONS}, not {function}"))
