@@ -320,14 +320,22 @@ impl Transformer {
             return self.not_analytics(source, options);
         };
         self.out.begin();
-        self.write_record_fields(source, false);
         let schema = options.profile.schema();
+        match (schema, source) {
+            (Some(schema), Source::Record(record, line_key)) => {
+                self.profiler.begin();
+                self.write_fields_displacing(record, line_key, schema);
+            }
+            _ => self.write_record_fields(source, false),
+        }
         // `flatten` writes the payload straight into the output; the other
         // profiles flatten it apart first, then map it.
         let payload = match schema {
             None => &mut self.out,
             Some(_) => {
-                self.profiler.payload.begin();
+                if matches!(source, Source::Line(_)) {
+                    self.profiler.begin();
+                }
                 &mut self.profiler.payload
             }
         };
@@ -428,6 +436,24 @@ impl Transformer {
                 let skip = if with_line { None } else { line_key };
                 self.write_fields(record, 0..self.fields.len(), skip);
             }
+        }
+    }
+
+    /// Writes the record's fields but the line for a profile's event: those
+    /// whose name the schema writes at the top go to the profile's
+    /// catch-all instead (never silently replaced).
+    fn write_fields_displacing(&mut self, record: &[u8], skip: Option<&[u8]>, schema: Schema) {
+        for field in &self.fields {
+            let key = canonical_key(record, field, &mut self.key);
+            if skip == Some(key) {
+                continue;
+            }
+            let value = if Profiler::displaces(schema, key) {
+                self.profiler.displaced_field(key)
+            } else {
+                self.out.front_field(key)
+            };
+            write_record_value(record, field, value);
         }
     }
 

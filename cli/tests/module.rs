@@ -120,7 +120,7 @@ fn keep_conforms_with_both_heaps() {
 }
 
 #[test]
-fn the_module_imports_nothing_and_exports_both_filters() {
+fn the_module_imports_nothing_and_exports_every_filter() {
     let engine = wasmtime::Engine::default();
     let module = wasmtime::Module::from_file(&engine, module_path()).unwrap();
     let imports: Vec<String> = module
@@ -132,7 +132,13 @@ fn the_module_imports_nothing_and_exports_both_filters() {
         Vec::<String>::new(),
         "a Fluent Bit module must import nothing"
     );
-    for name in [FLATTEN, KEEP] {
+    let profiles = [
+        "twingate_ecs",
+        "twingate_ecs_keep",
+        "twingate_ocsf",
+        "twingate_ocsf_keep",
+    ];
+    for name in [FLATTEN, KEEP].into_iter().chain(profiles) {
         let export = module
             .get_export(name)
             .unwrap_or_else(|| panic!("{name} is exported"));

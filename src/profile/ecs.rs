@@ -4,6 +4,23 @@
 
 use super::{Activity, Fields, Ip, Known, LONG_MAX, MAX_EPOCH_MS, Tree, push_rfc3339};
 
+/// Every top-level name this profile may write.
+pub(crate) const TOP_LEVEL: &[&[u8]] = &[
+    b"@timestamp",
+    b"destination",
+    b"device",
+    b"ecs",
+    b"error",
+    b"event",
+    b"network",
+    b"observer",
+    b"related",
+    b"rule",
+    b"source",
+    b"twingate",
+    b"user",
+];
+
 /// Fields written as they are (JSON text).
 const CONSTANTS: [(&[u8], &[u8]); 6] = [
     (b"ecs.version", br#""9.4.0""#),

@@ -37,6 +37,10 @@ pub(crate) struct Profiler {
     pub(crate) payload: ObjectWriter,
     pairs: Vec<Pair>,
     tree: Tree,
+    /// Record fields whose name the schema uses at the top (a Docker
+    /// record's `time` in OCSF): `(key, value)` ranges in `displaced`.
+    displaced: Vec<u8>,
+    displaced_fields: Vec<((usize, usize), (usize, usize))>,
 }
 
 /// What the line held besides the payload.
@@ -53,7 +57,38 @@ impl Profiler {
             payload: ObjectWriter::new(),
             pairs: Vec::new(),
             tree: Tree::new(),
+            displaced: Vec::new(),
+            displaced_fields: Vec::new(),
         }
+    }
+
+    /// Forgets the last event's displaced record fields.
+    pub(crate) fn begin(&mut self) {
+        self.payload.begin();
+        self.displaced.clear();
+        self.displaced_fields.clear();
+    }
+
+    /// Whether a record field named `key` (JSON-encoded) would be replaced by
+    /// one of the schema's own top-level fields.
+    pub(crate) fn displaces(schema: Schema, key: &[u8]) -> bool {
+        let names = match schema {
+            Schema::Ecs => ecs::TOP_LEVEL,
+            Schema::Ocsf => ocsf::TOP_LEVEL,
+        };
+        names.contains(&key)
+    }
+
+    /// Keeps a record field the schema displaces: it goes under the
+    /// catch-all (`twingate.time`, `unmapped.time`) instead of being lost.
+    /// The caller writes its JSON value into the returned buffer.
+    pub(crate) fn displaced_field(&mut self, key: &[u8]) -> &mut Vec<u8> {
+        let key_start = self.displaced.len();
+        self.displaced.extend_from_slice(key);
+        let value_start = self.displaced.len();
+        self.displaced_fields
+            .push(((key_start, value_start), (value_start, usize::MAX)));
+        &mut self.displaced
     }
 
     /// Maps the finished [`Profiler::payload`] into `out`, after the
@@ -73,6 +108,20 @@ impl Profiler {
                 b"unmapped."
             }
         };
+        // Displaced record fields first: a payload field of the same name
+        // wins, as in `flatten`.
+        let mut ends = self
+            .displaced_fields
+            .iter()
+            .skip(1)
+            .map(|(key, _)| key.0)
+            .chain([self.displaced.len()]);
+        for &(key, value) in &self.displaced_fields {
+            let end = ends.next().unwrap_or(value.0);
+            let key = self.displaced.get(key.0..key.1).unwrap_or_default();
+            let value = self.displaced.get(value.0..end).unwrap_or_default();
+            self.tree.leaf2(catch_all, key).extend_from_slice(value);
+        }
         for pair in fields.unused() {
             let value = text.get(pair.value.0..pair.value.1).unwrap_or_default();
             let key = text.get(pair.key.0..pair.key.1).unwrap_or_default();
@@ -936,6 +985,219 @@ impl Activity {
             Some(b"closed_connection") => Activity::Close,
             Some(b"failed_to_connect") => Activity::Fail,
             _ => Activity::Other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(leaves: &[(&str, &str)]) -> String {
+        let mut t = Tree::new();
+        for (path, value) in leaves {
+            t.json(path.as_bytes(), value.as_bytes());
+        }
+        let mut out = ObjectWriter::new();
+        out.begin();
+        t.write(&mut out);
+        out.finish();
+        String::from_utf8(out.text().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn leaves_become_nested_objects_sorted_by_segment() {
+        assert_eq!(
+            tree(&[
+                ("b.y", "2"),
+                ("a", "0"),
+                ("b.x.z", "1"),
+                ("b-c", "3"),
+                ("b.x.w", "4")
+            ]),
+            r#"{"a":0,"b":{"x":{"w":4,"z":1},"y":2},"b-c":3}"#
+        );
+        assert_eq!(tree(&[]), "{}");
+        assert_eq!(tree(&[("@timestamp", r#""t""#)]), r#"{"@timestamp":"t"}"#);
+    }
+
+    #[test]
+    fn a_leaf_that_is_also_a_prefix_keeps_both_values_and_no_key_twice() {
+        // `{"a":1,"a.b":2}` and deeper: the later path becomes a literal
+        // dotted key next to the leaf.
+        assert_eq!(
+            tree(&[("t.a.b", "2"), ("t.a", "1"), ("t.a.c.d", "3"), ("t.b", "4")]),
+            r#"{"t":{"a":1,"a.b":2,"a.c.d":3,"b":4}}"#
+        );
+        assert_eq!(tree(&[("a.b", "2"), ("a", "1")]), r#"{"a":1,"a.b":2}"#);
+        // Empty segments are keys like any other.
+        assert_eq!(
+            tree(&[("t..x", "1"), ("t.", "2")]),
+            r#"{"t":{"":2,".x":1}}"#
+        );
+    }
+
+    #[test]
+    fn of_two_equal_paths_the_later_wins() {
+        assert_eq!(
+            tree(&[("t.a", "1"), ("t.b", "2"), ("t.a", "3")]),
+            r#"{"t":{"a":3,"b":2}}"#
+        );
+    }
+
+    #[test]
+    fn deep_paths_need_no_recursion() {
+        let path = vec!["a"; 5000].join(".");
+        let out = tree(&[(&path, "1")]);
+        assert_eq!(out.matches('{').count(), 5000);
+        assert_eq!(out.matches('}').count(), 5000);
+    }
+
+    #[test]
+    fn the_flat_reader_reads_what_the_writer_writes() {
+        let text = br#"{"a":1,"b.c":"x\"}","d":[{"e":"]"},2],"f":{},"g":null,"h":-1.5e3}"#;
+        let mut pairs = Vec::new();
+        read_pairs(text, &mut pairs);
+        let got: Vec<(&[u8], &[u8])> = pairs
+            .iter()
+            .map(|p| (&text[p.key.0..p.key.1], &text[p.value.0..p.value.1]))
+            .collect();
+        let want: Vec<(&[u8], &[u8])> = vec![
+            (b"a", b"1"),
+            (b"b.c", br#""x\"}""#),
+            (b"d", br#"[{"e":"]"},2]"#),
+            (b"f", b"{}"),
+            (b"g", b"null"),
+            (b"h", b"-1.5e3"),
+        ];
+        assert_eq!(got, want);
+        read_pairs(b"{}", &mut pairs);
+        assert!(pairs.is_empty());
+        // Garbage never panics.
+        read_pairs(b"{\"a", &mut pairs);
+        read_pairs(b"", &mut pairs);
+    }
+
+    #[test]
+    fn integers_only_digits_without_overflow() {
+        assert_eq!(parse_uint(b"0"), Some(0));
+        assert_eq!(parse_uint(b"1623288585643"), Some(1_623_288_585_643));
+        assert_eq!(parse_uint(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            &b"18446744073709551616"[..],
+            b"-1",
+            b"1.0",
+            b"1e3",
+            b"01",
+            b"",
+            b"\"1\"",
+        ] {
+            assert_eq!(parse_uint(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn ip_literals() {
+        for v4 in ["0.0.0.0", "10.0.12.7", "255.255.255.255", "124.214.168.162"] {
+            assert_eq!(ip_literal(v4.as_bytes()), Some(Ip::V4), "{v4}");
+        }
+        for v6 in [
+            "::",
+            "::1",
+            "1::",
+            "fe80::1",
+            "2001:db8:0:0:0:0:2:1",
+            "200a:1fbe:8397:63cf:202e:ad9a:b9d7:8b6c",
+            "::ffff:192.0.2.1",
+            "64:ff9b::192.0.2.33",
+            "1:2:3:4:5:6:1.2.3.4",
+        ] {
+            assert_eq!(ip_literal(v6.as_bytes()), Some(Ip::V6), "{v6}");
+        }
+        for not in [
+            "",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1..2.3",
+            "1.2.3.4.",
+            "host.autoco.internal",
+            "1:2:3:4:5:6:7",
+            "1:2:3:4:5:6:7:8:9",
+            "1::2::3",
+            ":::",
+            ":1::",
+            "1:",
+            "12345::",
+            "g::1",
+            "fe80::1%eth0",
+            "1:2:3:4:5:6:7:1.2.3.4",
+            "::1.2.3",
+            " 1.2.3.4",
+        ] {
+            assert_eq!(ip_literal(not.as_bytes()), None, "{not}");
+        }
+        // The same answers as the standard library's parser.
+        for text in [
+            "::1.2.3.4",
+            "1::1.2.3.4",
+            "::ffff:1.2.3.4",
+            "1:2::3:4:5:6:7",
+            "1:2:3:4:5:6:7::",
+        ] {
+            let std = text.parse::<std::net::IpAddr>().is_ok();
+            assert_eq!(ip_literal(text.as_bytes()).is_some(), std, "{text}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_from_epoch_milliseconds() {
+        let format = |ms| {
+            let mut out = Vec::new();
+            push_rfc3339(&mut out, ms);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(format(0), "1970-01-01T00:00:00.000Z");
+        // The SPEC's example line.
+        assert_eq!(format(1_623_288_585_643), "2021-06-10T01:29:45.643Z");
+        assert_eq!(format(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(format(4_107_542_399_999), "2100-02-28T23:59:59.999Z");
+        assert_eq!(format(MAX_EPOCH_MS), "9999-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn rfc3339_agrees_with_counting_days() {
+        // Walk day by day from 1970 through 2400 (leap rules of 4, 100 and
+        // 400 years), checking the date each midnight.
+        let (mut year, mut month, mut day) = (1970u64, 1u64, 1u64);
+        for days in 0..157_000u64 {
+            let mut out = Vec::new();
+            push_rfc3339(&mut out, days * 86_400_000 + 86_399_999);
+            let want = format!("{year:04}-{month:02}-{day:02}T23:59:59.999Z");
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+            let month_days = [
+                31,
+                if leap { 29 } else { 28 },
+                31,
+                30,
+                31,
+                30,
+                31,
+                31,
+                30,
+                31,
+                30,
+                31,
+            ];
+            day += 1;
+            if day > month_days[month as usize - 1] {
+                (day, month) = (1, month + 1);
+                if month > 12 {
+                    (month, year) = (1, year + 1);
+                }
+            }
         }
     }
 }

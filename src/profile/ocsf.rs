@@ -5,6 +5,33 @@
 
 use super::{Activity, Fields, Known, LONG_MAX, Tree};
 
+/// Every top-level name this profile may write.
+pub(crate) const TOP_LEVEL: &[&[u8]] = &[
+    b"activity_id",
+    b"activity_name",
+    b"actor",
+    b"category_name",
+    b"category_uid",
+    b"class_name",
+    b"class_uid",
+    b"connection_info",
+    b"dst_endpoint",
+    b"duration",
+    b"metadata",
+    b"proxy_endpoint",
+    b"severity",
+    b"severity_id",
+    b"src_endpoint",
+    b"status",
+    b"status_detail",
+    b"status_id",
+    b"time",
+    b"traffic",
+    b"type_name",
+    b"type_uid",
+    b"unmapped",
+];
+
 /// Fields written as they are (JSON text).
 const CONSTANTS: [(&[u8], &[u8]); 10] = [
     (b"class_uid", b"4001"),
@@ -197,4 +224,31 @@ fn plain_email(text: &[u8]) -> bool {
         && first.iter().all(label_ok)
         && !rest.is_empty()
         && rest.iter().all(|b| label_ok(b) || *b == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_email;
+
+    #[test]
+    fn emails_as_ocsf_email_t_accepts_them() {
+        for ok in [
+            "user@example.com",
+            "a.user+ops@example.com",
+            "svc-backup@corp.example",
+            "x@a-b.c.d",
+        ] {
+            assert!(plain_email(ok.as_bytes()), "{ok}");
+        }
+        for not in [
+            "zoë@exämple.de",
+            "user@localhost",
+            "@example.com",
+            "user@.com",
+            "user@example.",
+            "a b@c.d",
+        ] {
+            assert!(!plain_email(not.as_bytes()), "{not}");
+        }
+    }
 }
