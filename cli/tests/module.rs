@@ -160,6 +160,38 @@ fn the_module_imports_nothing_and_exports_every_filter() {
     );
 }
 
+/// Every `Function_Name` in the example Fluent Bit configurations is an
+/// export of the module with Fluent Bit's signature.
+#[test]
+fn the_example_configs_name_real_exports() {
+    let engine = wasmtime::Engine::default();
+    let module = wasmtime::Module::from_file(&engine, module_path()).unwrap();
+    let dir = support::repo_root().join("examples/fluent-bit");
+    let mut named = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
+            let lower = line.to_ascii_lowercase();
+            let Some(rest) = lower
+                .strip_prefix("function_name:")
+                .or_else(|| lower.strip_prefix("function_name "))
+            else {
+                continue;
+            };
+            let name = rest.split('#').next().unwrap().trim();
+            let func = module.get_export(name).and_then(|e| e.func().cloned());
+            assert!(
+                func.is_some_and(|f| f.params().len() == 6 && f.results().len() == 1),
+                "{}: Function_Name {name} is not an export of the module",
+                path.display()
+            );
+            named += 1;
+        }
+    }
+    assert!(named >= 10, "only {named} Function_Name lines found");
+}
+
 #[test]
 fn the_module_is_small() {
     let size = std::fs::metadata(module_path()).unwrap().len();

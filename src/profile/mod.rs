@@ -156,6 +156,8 @@ fn string_value(out: &mut Vec<u8>, text: &[u8]) {
 struct Pair {
     key: (usize, usize),
     value: (usize, usize),
+    /// Which known field it is, if any.
+    known: Option<Known>,
 }
 
 /// Reads the flat object the [`ObjectWriter`] wrote (`{"k":v,...}`, compact,
@@ -172,9 +174,11 @@ fn read_pairs(text: &[u8], pairs: &mut Vec<Pair>) {
         }
         let value_start = key_end + 1;
         let value_end = value_end(text, value_start);
+        let key = (pos + 1, key_end - 1);
         pairs.push(Pair {
-            key: (pos + 1, key_end - 1),
+            key,
             value: (value_start, value_end),
+            known: known(text.get(key.0..key.1).unwrap_or_default()),
         });
         pos = value_end + 1;
     }
@@ -351,8 +355,7 @@ impl<'a> Fields<'a> {
     fn new(text: &'a [u8], pairs: &'a [Pair]) -> Self {
         let mut slots = [None; KNOWN];
         for (i, pair) in pairs.iter().enumerate() {
-            let key = text.get(pair.key.0..pair.key.1).unwrap_or_default();
-            if let (Some(k), Ok(i)) = (known(key), u16::try_from(i))
+            if let (Some(k), Ok(i)) = (pair.known, u16::try_from(i))
                 && let Some(slot) = slots.get_mut(k as usize)
             {
                 *slot = Some(i);
@@ -421,13 +424,9 @@ impl<'a> Fields<'a> {
 
     /// The payload fields no profile rule used, in payload order.
     fn unused(&self) -> impl Iterator<Item = &'a Pair> + '_ {
-        self.pairs.iter().enumerate().filter_map(|(i, pair)| {
-            let used = self
-                .slots
-                .iter()
-                .enumerate()
-                .any(|(k, slot)| *slot == u16::try_from(i).ok() && self.used & (1 << k) != 0);
-            (!used).then_some(pair)
+        self.pairs.iter().filter(|pair| {
+            pair.known
+                .is_none_or(|k| self.used & (1 << (k as u32)) == 0)
         })
     }
 }
