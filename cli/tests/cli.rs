@@ -53,7 +53,7 @@ fn bad_usage_exits_2_with_one_line() {
 
 #[test]
 fn profile_picks_the_schema_in_the_module_and_natively() {
-    let input = TempFile::new("profiles.log", &format!("{EVENT}\n{SERVICE}\n"));
+    let input = TempFile::new("profiles.log", format!("{EVENT}\n{SERVICE}\n"));
     for (profile, key) in [
         ("flatten", "event_type"),
         ("ecs", "ecs"),
