@@ -22,7 +22,10 @@ if [ "$have_bindgen" != "$want_bindgen" ]; then
 fi
 
 echo "== npm package: core + src/js.rs for wasm32-unknown-unknown (target/js, so the Fluent Bit module in target/ is untouched)"
-cargo build --release -p twingate-analytics --target wasm32-unknown-unknown --features js --target-dir target/js
+# Unstripped (the Fluent Bit module is stripped, see Cargo.toml): wasm-bindgen
+# reads the target_features section.
+cargo build --release -p twingate-analytics --target wasm32-unknown-unknown --features js --target-dir target/js \
+  --config 'profile.release.package.twingate-analytics.strip="none"'
 rm -rf "$js/pkg"
 wasm-bindgen --target nodejs --out-dir "$js/pkg" \
   target/js/wasm32-unknown-unknown/release/twingate_analytics.wasm

@@ -9,13 +9,15 @@
  *
  * - `"flatten"`: Twingate's own field names, nested objects flattened to
  *   dotted keys (`connection.client_ip`, `user.email`, `location.geoip.city`).
- * - `"ecs"`, `"ocsf"`: reserved for the Elastic Common Schema and OCSF
- *   profiles; this version throws `unsupported profile` for them.
+ * - `"ecs"`: Elastic Common Schema 9.x, nested objects (`source.ip` is
+ *   `fields.source.ip`); payload fields without an ECS home under `twingate`.
+ * - `"ocsf"`: OCSF 1.8.0 Network Activity (class_uid 4001), nested objects;
+ *   the rest under `unmapped`.
  */
 export type Profile = "flatten" | "ecs" | "ocsf";
 
 export interface TransformOptions {
-  /** Default `"flatten"`. An unknown or unsupported profile throws an `Error`. */
+  /** Default `"flatten"`. An unknown profile throws an `Error`. */
   profile?: Profile;
   /**
    * What to do with a line or record that holds no analytics line:

@@ -18,7 +18,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::{Options, Outcome, Transformer};
+use crate::{Options, Outcome, Profile, Transformer};
 
 /// The instance's transformer. `Mutex::new` and `Transformer::new` are
 /// `const`: instantiating the module runs no code and allocates nothing.
@@ -61,6 +61,65 @@ pub extern "C" fn twingate_flatten_keep(
     )
 }
 
+/// The `ecs` profile (Elastic Common Schema); drops records without an
+/// analytics line.
+#[unsafe(no_mangle)]
+pub extern "C" fn twingate_ecs(
+    tag_ptr: u32,
+    tag_len: u32,
+    _time_sec: u32,
+    _time_nsec: u32,
+    record_ptr: u32,
+    record_len: u32,
+) -> u32 {
+    let options = Options::profile(Profile::Ecs);
+    filter(tag_ptr, tag_len, record_ptr, record_len, options)
+}
+
+/// The `ecs` profile; passes records without an analytics line on unchanged.
+#[unsafe(no_mangle)]
+pub extern "C" fn twingate_ecs_keep(
+    tag_ptr: u32,
+    tag_len: u32,
+    _time_sec: u32,
+    _time_nsec: u32,
+    record_ptr: u32,
+    record_len: u32,
+) -> u32 {
+    let options = Options::profile(Profile::Ecs).keep();
+    filter(tag_ptr, tag_len, record_ptr, record_len, options)
+}
+
+/// The `ocsf` profile (OCSF Network Activity); drops records without an
+/// analytics line.
+#[unsafe(no_mangle)]
+pub extern "C" fn twingate_ocsf(
+    tag_ptr: u32,
+    tag_len: u32,
+    _time_sec: u32,
+    _time_nsec: u32,
+    record_ptr: u32,
+    record_len: u32,
+) -> u32 {
+    let options = Options::profile(Profile::Ocsf);
+    filter(tag_ptr, tag_len, record_ptr, record_len, options)
+}
+
+/// The `ocsf` profile; passes records without an analytics line on
+/// unchanged.
+#[unsafe(no_mangle)]
+pub extern "C" fn twingate_ocsf_keep(
+    tag_ptr: u32,
+    tag_len: u32,
+    _time_sec: u32,
+    _time_nsec: u32,
+    record_ptr: u32,
+    record_len: u32,
+) -> u32 {
+    let options = Options::profile(Profile::Ocsf).keep();
+    filter(tag_ptr, tag_len, record_ptr, record_len, options)
+}
+
 /// What the last call did: 0 nothing yet, 1 event, 2 dropped, 3 kept,
 /// 4 error record. Fluent Bit ignores it; this project's host uses it to
 /// count outcomes without guessing from the output.
@@ -69,6 +128,8 @@ pub extern "C" fn twingate_last_outcome() -> u32 {
     LAST_OUTCOME.load(Ordering::Relaxed)
 }
 
+/// Not inlined: one copy of the transform serves every export.
+#[inline(never)]
 fn filter(tag_ptr: u32, tag_len: u32, record_ptr: u32, record_len: u32, options: Options) -> u32 {
     let mut transformer = TRANSFORMER
         .lock()

@@ -156,21 +156,12 @@ impl RawTransformer {
     }
 }
 
-/// The JS options as the core's. A profile the core gains is one line in
-/// this match.
+/// The JS options as the core's.
 fn options(profile: &str, keep: bool) -> Result<Options, JsError> {
-    let profile = match profile {
-        "flatten" => Profile::Flatten,
-        "ecs" | "ocsf" => {
-            return Err(JsError::new(&format!(
-                "unsupported profile \"{profile}\": this build implements \"flatten\" only"
-            )));
-        }
-        other => {
-            return Err(JsError::new(&format!(
-                "unknown profile \"{other}\": expected \"flatten\", \"ecs\" or \"ocsf\""
-            )));
-        }
+    let Some(profile) = Profile::from_name(profile) else {
+        return Err(JsError::new(&format!(
+            "unknown profile \"{profile}\": expected \"flatten\", \"ecs\" or \"ocsf\""
+        )));
     };
     let non_analytics = if keep {
         NonAnalytics::Keep

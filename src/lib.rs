@@ -22,6 +22,7 @@ pub mod error;
 mod flatten;
 mod json;
 mod object;
+mod profile;
 mod recognize;
 mod record;
 mod scan;

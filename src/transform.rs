@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::flatten::Flattener;
 use crate::json::{Plain, Quoted, Strings, Validate, copy_value, encode_text, string};
 use crate::object::ObjectWriter;
+use crate::profile::{Extras, Profiler, Schema};
 use crate::recognize::{Analytics, clearly_not_analytics, recognize, strip_line_end};
 use crate::record::{
     self, Field, From, LINE_KEYS, RECORD_MAX_DEPTH, Scan, canonical_key, line_field, line_key_rank,
@@ -26,6 +27,35 @@ const TAG: &[u8] = b"twingate.tag";
 pub enum Profile {
     /// Twingate's own field names, flattened to dotted keys.
     Flatten,
+    /// Elastic Common Schema 9.x, nested objects; the rest under `twingate`.
+    Ecs,
+    /// OCSF 1.8.0 Network Activity (4001); the rest under `unmapped`.
+    Ocsf,
+}
+
+impl Profile {
+    /// Every profile, by its name (`flatten`, `ecs`, `ocsf`).
+    pub const ALL: [(&'static str, Profile); 3] = [
+        ("flatten", Profile::Flatten),
+        ("ecs", Profile::Ecs),
+        ("ocsf", Profile::Ocsf),
+    ];
+
+    /// The profile called `name`.
+    pub fn from_name(name: &str) -> Option<Profile> {
+        Profile::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, profile)| profile)
+    }
+
+    fn schema(self) -> Option<Schema> {
+        match self {
+            Profile::Flatten => None,
+            Profile::Ecs => Some(Schema::Ecs),
+            Profile::Ocsf => Some(Schema::Ocsf),
+        }
+    }
 }
 
 /// What happens to a record without an analytics line.
@@ -45,8 +75,13 @@ pub struct Options {
 impl Options {
     /// The `flatten` profile, dropping non-analytics records.
     pub const fn flatten() -> Self {
+        Options::profile(Profile::Flatten)
+    }
+
+    /// A profile, dropping non-analytics records.
+    pub const fn profile(profile: Profile) -> Self {
         Options {
-            profile: Profile::Flatten,
+            profile,
             non_analytics: NonAnalytics::Drop,
         }
     }
@@ -88,6 +123,8 @@ pub struct Transformer {
     key: Vec<u8>,
     message: Vec<u8>,
     flattener: Flattener,
+    /// The `ecs` and `ocsf` profiles' buffers.
+    profiler: Profiler,
     out: ObjectWriter,
 }
 
@@ -115,6 +152,7 @@ impl Transformer {
             key: Vec::new(),
             message: Vec::new(),
             flattener: Flattener::new(),
+            profiler: Profiler::new(),
             out: ObjectWriter::new(),
         }
     }
@@ -169,6 +207,8 @@ impl Transformer {
                     self.out.clear();
                     return Outcome::Dropped;
                 }
+                // Profiles other than `flatten` take the plain path.
+                let in_place = in_place && options.profile == Profile::Flatten;
                 if in_place && let Some(outcome) = self.event_in_place(record, candidate) {
                     return outcome;
                 }
@@ -280,20 +320,45 @@ impl Transformer {
             return self.not_analytics(source, options);
         };
         self.out.begin();
-        self.write_record_fields(source, false);
-        let end = match self
-            .flattener
-            .payload::<Plain>(content, body, &mut self.out)
-        {
+        let schema = options.profile.schema();
+        match (schema, source) {
+            (Some(schema), Source::Record(record, line_key)) => {
+                self.profiler.begin();
+                self.write_fields_displacing(record, line_key, schema);
+            }
+            _ => self.write_record_fields(source, false),
+        }
+        // `flatten` writes the payload straight into the output; the other
+        // profiles flatten it apart first, then map it.
+        let payload = match schema {
+            None => &mut self.out,
+            Some(_) => {
+                if matches!(source, Source::Line(_)) {
+                    self.profiler.begin();
+                }
+                &mut self.profiler.payload
+            }
+        };
+        let end = match self.flattener.payload::<Plain>(content, body, payload) {
             Ok(end) => end,
             Err(error) => return self.broken_event(source, error, line.len()),
         };
         let trailing = trim_blanks(content.get(end..).unwrap_or_default());
-        if !trailing.is_empty() {
-            text_field(&mut self.out, TRAILING, trailing);
-        }
-        if let Some(header) = header_end.and_then(|h| content.get(..h)) {
-            text_field(&mut self.out, LINE_PREFIX, header);
+        let header = header_end.and_then(|h| content.get(..h));
+        if let Some(schema) = schema {
+            self.profiler.payload.finish();
+            let extras = Extras {
+                trailing,
+                line_prefix: header,
+            };
+            self.profiler.write(schema, extras, &mut self.out);
+        } else {
+            if !trailing.is_empty() {
+                text_field(&mut self.out, TRAILING, trailing);
+            }
+            if let Some(header) = header {
+                text_field(&mut self.out, LINE_PREFIX, header);
+            }
         }
         self.out.finish();
         Outcome::Event
@@ -371,6 +436,24 @@ impl Transformer {
                 let skip = if with_line { None } else { line_key };
                 self.write_fields(record, 0..self.fields.len(), skip);
             }
+        }
+    }
+
+    /// Writes the record's fields but the line for a profile's event: those
+    /// whose name the schema writes at the top go to the profile's
+    /// catch-all instead (never silently replaced).
+    fn write_fields_displacing(&mut self, record: &[u8], skip: Option<&[u8]>, schema: Schema) {
+        for field in &self.fields {
+            let key = canonical_key(record, field, &mut self.key);
+            if skip == Some(key) {
+                continue;
+            }
+            let value = if Profiler::displaces(schema, key) {
+                self.profiler.displaced_field(key)
+            } else {
+                self.out.front_field(key)
+            };
+            write_record_value(record, field, value);
         }
     }
 

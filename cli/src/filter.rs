@@ -1,7 +1,7 @@
 //! The two ways to run the transform behind one interface: the wasm module
 //! in the Fluent Bit twin host, or the core library natively.
 
-use twingate_analytics::{Options, Outcome, Transformer};
+use twingate_analytics::{Options, Outcome, Profile, Transformer};
 
 use crate::Verdict;
 #[cfg(feature = "host")]
@@ -19,16 +19,26 @@ pub trait Filter {
     }
 }
 
-/// The entry points the core offers natively, by their module export name.
+/// The entry points the core offers natively, by their module export name:
+/// `twingate_<profile>` and `twingate_<profile>_keep`.
 pub fn native_options(function: &str) -> Option<Options> {
-    match function {
-        "twingate_flatten" => Some(Options::flatten()),
-        "twingate_flatten_keep" => Some(Options::flatten().keep()),
-        _ => None,
-    }
+    let name = function.strip_prefix("twingate_")?;
+    let (name, keep) = match name.strip_suffix("_keep") {
+        Some(name) => (name, true),
+        None => (name, false),
+    };
+    let options = Options::profile(Profile::from_name(name)?);
+    Some(if keep { options.keep() } else { options })
 }
 
-pub const NATIVE_FUNCTIONS: &str = "twingate_flatten, twingate_flatten_keep";
+/// The module export for a profile (`flatten`, `ecs`, `ocsf`).
+pub fn profile_function(profile: &str, keep: bool) -> String {
+    let suffix = if keep { "_keep" } else { "" };
+    format!("twingate_{profile}{suffix}")
+}
+
+pub const NATIVE_FUNCTIONS: &str =
+    "twingate_flatten, twingate_ecs, twingate_ocsf and their _keep variants";
 
 /// The core library, called directly: a raw line goes to `transform_line`,
 /// a record to `transform_record`.

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use twingate_cli::Verdict;
-use twingate_cli::filter::{Filter, NATIVE_FUNCTIONS, NativeFilter, native_options};
+use twingate_cli::filter::{
+    Filter, NATIVE_FUNCTIONS, NativeFilter, native_options, profile_function,
+};
 use twingate_cli::input::{RecordReader, Shape};
 use twingate_cli::report::{Summary, Tally};
 use twingate_cli::settings::{DEFAULT_FUNCTION, DEFAULT_HEAP_SIZE};
@@ -32,8 +34,10 @@ standard error.
 OPTIONS:
     --module PATH       the wasm module [default: MODULE_DEFAULT]
     --function NAME     the export to call [default: twingate_flatten]
+    --profile NAME      flatten|ecs|ocsf: the output schema [default: flatten]
+                        (calls twingate_NAME)
     --keep              pass records without analytics on unchanged
-                        (calls twingate_flatten_keep)
+                        (calls twingate_NAME_keep)
     --native            run the core library directly instead of the module
     --format SHAPE      auto|lines|docker|cri|journal|json [default: auto]
                           lines    raw connector output, syslog: {\"log\": line}
@@ -133,6 +137,7 @@ struct Args {
     inputs: Vec<OsString>,
     module: Option<PathBuf>,
     function: Option<String>,
+    profile: String,
     keep: bool,
     native: bool,
     format: Shape,
@@ -222,6 +227,7 @@ fn parse_args(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, 
         inputs: Vec::new(),
         module: None,
         function: None,
+        profile: "flatten".to_owned(),
         keep: false,
         native: false,
         format: Shape::Auto,
@@ -243,6 +249,7 @@ fn parse_args(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, 
             #[cfg(feature = "host")]
             Long("module") => args.module = Some(parser.value()?.into()),
             Long("function") => args.function = Some(parser.value()?.string()?),
+            Long("profile") => args.profile = parse_profile(&parser.value()?.string()?)?,
             Long("keep") => args.keep = true,
             Long("native") => args.native = true,
             Long("format") => args.format = parse_format(&parser.value()?.string()?)?,
@@ -260,6 +267,15 @@ fn parse_args(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, 
         }
     }
     Ok(Command::Run(args))
+}
+
+fn parse_profile(name: &str) -> Result<String, Failure> {
+    match twingate_analytics::Profile::from_name(name) {
+        Some(_) => Ok(name.to_owned()),
+        None => Err(Failure::Usage(format!(
+            "--profile {name}: expected flatten, ecs or ocsf"
+        ))),
+    }
 }
 
 fn parse_format(name: &str) -> Result<Shape, Failure> {
@@ -349,12 +365,8 @@ fn directory_files(directory: &Path) -> Result<Vec<PathBuf>, Failure> {
 
 /// The filter to run, and how to name it in the summary.
 fn build_filter(args: &Args) -> Result<(Box<dyn Filter>, String), Failure> {
-    let default_function = if args.keep {
-        "twingate_flatten_keep"
-    } else {
-        DEFAULT_FUNCTION
-    };
-    let function = args.function.as_deref().unwrap_or(default_function);
+    let default_function = profile_function(&args.profile, args.keep);
+    let function = args.function.as_deref().unwrap_or(&default_function);
     #[cfg(feature = "host")]
     if !args.native {
         return module_filter(args, function);

@@ -41,12 +41,39 @@ fn bad_usage_exits_2_with_one_line() {
         &["--format", "xml"],
         &["--heap-size", "lots"],
         &["--native", "--function", "nope"],
+        &["--profile", "splunk"],
     ] {
         let output = twingate(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let message = stderr(&output);
         assert!(message.starts_with("twingate: "), "{message}");
         assert_eq!(message.lines().count(), 1, "{message}");
+    }
+}
+
+#[test]
+fn profile_picks_the_schema_in_the_module_and_natively() {
+    let input = TempFile::new("profiles.log", format!("{EVENT}\n{SERVICE}\n"));
+    for (profile, key) in [
+        ("flatten", "event_type"),
+        ("ecs", "ecs"),
+        ("ocsf", "class_uid"),
+    ] {
+        for native in [false, true] {
+            let mut args = vec!["--profile", profile, input.path()];
+            if native {
+                args.push("--native");
+            }
+            let output = twingate(&args);
+            assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+            let lines = stdout_lines(&output);
+            assert_eq!(lines.len(), 1, "{args:?}: {lines:?}");
+            let event: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+            assert!(event.get(key).is_some(), "{args:?}: {event}");
+        }
+        // --keep passes the service line on, in every profile.
+        let kept = twingate(&["--profile", profile, "--keep", input.path()]);
+        assert_eq!(stdout_lines(&kept).len(), 2, "{profile} --keep");
     }
 }
 

@@ -120,7 +120,7 @@ fn keep_conforms_with_both_heaps() {
 }
 
 #[test]
-fn the_module_imports_nothing_and_exports_both_filters() {
+fn the_module_imports_nothing_and_exports_every_filter() {
     let engine = wasmtime::Engine::default();
     let module = wasmtime::Module::from_file(&engine, module_path()).unwrap();
     let imports: Vec<String> = module
@@ -132,7 +132,13 @@ fn the_module_imports_nothing_and_exports_both_filters() {
         Vec::<String>::new(),
         "a Fluent Bit module must import nothing"
     );
-    for name in [FLATTEN, KEEP] {
+    let profiles = [
+        "twingate_ecs",
+        "twingate_ecs_keep",
+        "twingate_ocsf",
+        "twingate_ocsf_keep",
+    ];
+    for name in [FLATTEN, KEEP].into_iter().chain(profiles) {
         let export = module
             .get_export(name)
             .unwrap_or_else(|| panic!("{name} is exported"));
@@ -152,6 +158,38 @@ fn the_module_imports_nothing_and_exports_both_filters() {
             .get_export("memory")
             .is_some_and(|e| e.memory().is_some())
     );
+}
+
+/// Every `Function_Name` in the example Fluent Bit configurations is an
+/// export of the module with Fluent Bit's signature.
+#[test]
+fn the_example_configs_name_real_exports() {
+    let engine = wasmtime::Engine::default();
+    let module = wasmtime::Module::from_file(&engine, module_path()).unwrap();
+    let dir = support::repo_root().join("examples/fluent-bit");
+    let mut named = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
+            let lower = line.to_ascii_lowercase();
+            let Some(rest) = lower
+                .strip_prefix("function_name:")
+                .or_else(|| lower.strip_prefix("function_name "))
+            else {
+                continue;
+            };
+            let name = rest.split('#').next().unwrap().trim();
+            let func = module.get_export(name).and_then(|e| e.func().cloned());
+            assert!(
+                func.is_some_and(|f| f.params().len() == 6 && f.results().len() == 1),
+                "{}: Function_Name {name} is not an export of the module",
+                path.display()
+            );
+            named += 1;
+        }
+    }
+    assert!(named >= 10, "only {named} Function_Name lines found");
 }
 
 #[test]

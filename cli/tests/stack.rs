@@ -8,7 +8,7 @@
 mod raw;
 
 use raw::{Driver, Raw, hostile_records};
-use twingate_analytics::{Options, Transformer};
+use twingate_analytics::{Options, Profile, Transformer};
 
 /// The budget: the measured minimum (see RELIABILITY.md), rounded up to
 /// the next KiB. A change that needs more stack fails here.
@@ -16,14 +16,30 @@ const STACK_BUDGET: usize = 4 * 1024;
 
 const TAG: &[u8] = b"twingate.connector";
 
+const FLATTEN: [(&str, Options); 2] = [
+    ("twingate_flatten", Options::flatten()),
+    ("twingate_flatten_keep", Options::flatten().keep()),
+];
+
+/// The profiles' entry points (the same parse, then the mapping).
+const PROFILES: [(&str, Options); 2] = [
+    ("twingate_ecs", Options::profile(Profile::Ecs)),
+    ("twingate_ocsf_keep", Options::profile(Profile::Ocsf).keep()),
+];
+
 /// Runs every hostile record with `stack` bytes of wasm stack through both
-/// entry points; the first record that traps, or whose answer differs from
-/// the native core's, is the error.
+/// flatten entry points; the first record that traps, or whose answer
+/// differs from the native core's, is the error.
 fn passes_with(stack: usize, records: &[(String, Vec<u8>)]) -> Result<(), String> {
-    for (function, options) in [
-        ("twingate_flatten", Options::flatten()),
-        ("twingate_flatten_keep", Options::flatten().keep()),
-    ] {
+    passes_through(&FLATTEN, stack, records)
+}
+
+fn passes_through(
+    entries: &[(&str, Options)],
+    stack: usize,
+    records: &[(String, Vec<u8>)],
+) -> Result<(), String> {
+    for &(function, options) in entries {
         let mut driver = Driver::new(function, Some(stack));
         let mut native = Transformer::new();
         for (name, record) in records {
@@ -52,6 +68,14 @@ fn passes_with(stack: usize, records: &[(String, Vec<u8>)]) -> Result<(), String
 fn every_hostile_input_passes_within_the_stack_budget() {
     let records = hostile_records();
     if let Err(why) = passes_with(STACK_BUDGET, &records) {
+        panic!("with max_wasm_stack = {STACK_BUDGET}: {why}");
+    }
+}
+
+#[test]
+fn the_profiles_pass_every_hostile_input_within_the_stack_budget() {
+    let records = hostile_records();
+    if let Err(why) = passes_through(&PROFILES, STACK_BUDGET, &records) {
         panic!("with max_wasm_stack = {STACK_BUDGET}: {why}");
     }
 }

@@ -54,14 +54,14 @@ impl wit::Guest for Component {
 #[cfg(target_arch = "wasm32")]
 export!(Component);
 
-/// The WIT options as the core's. A profile the core gains is one line in
-/// this match.
+/// The WIT options as the core's. Every profile of the interface is
+/// implemented, so `usage-error` is not returned by this build (it stays in
+/// the interface for profiles to come).
 pub fn core_options(options: wit::Options) -> Result<Options, wit::UsageError> {
     let profile = match options.profile {
         wit::Profile::Flatten => Profile::Flatten,
-        unsupported @ (wit::Profile::Ecs | wit::Profile::Ocsf) => {
-            return Err(wit::UsageError::UnsupportedProfile(unsupported));
-        }
+        wit::Profile::Ecs => Profile::Ecs,
+        wit::Profile::Ocsf => Profile::Ocsf,
     };
     let non_analytics = match options.non_analytics {
         wit::NonAnalytics::Drop => NonAnalytics::Drop,
@@ -202,14 +202,15 @@ mod tests {
     }
 
     #[test]
-    fn only_flatten_is_implemented_and_keep_maps_through() {
+    fn every_profile_maps_through_with_keep() {
         let got = core_options(options(wit::Profile::Flatten, wit::NonAnalytics::Keep)).unwrap();
         assert_eq!(got, Options::flatten().keep());
-        for profile in [wit::Profile::Ecs, wit::Profile::Ocsf] {
-            match core_options(options(profile, wit::NonAnalytics::Drop)) {
-                Err(wit::UsageError::UnsupportedProfile(p)) => assert_eq!(p, profile),
-                Ok(o) => panic!("{profile:?} gave {o:?}"),
-            }
+        for (wit, core) in [
+            (wit::Profile::Ecs, Profile::Ecs),
+            (wit::Profile::Ocsf, Profile::Ocsf),
+        ] {
+            let got = core_options(options(wit, wit::NonAnalytics::Drop)).unwrap();
+            assert_eq!(got, Options::profile(core));
         }
     }
 

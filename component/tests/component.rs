@@ -311,22 +311,36 @@ fn every_outcome_occurs_with_its_typed_payload() {
 }
 
 #[test]
-fn profiles_not_implemented_yet_are_usage_errors() {
+fn every_profile_gives_the_same_outcome_in_its_own_schema() {
     let mut host = Host::new();
-    let line = Input::Line(r#"ANALYTICS {"event_type":"x"}"#.into());
+    let line = Input::Line(
+        r#"ANALYTICS {"event_type":"closed_connection","timestamp":1623288585643}"#.into(),
+    );
+    let top_keys = |outcome: Result<Outcome, UsageError>| match outcome {
+        Ok(Outcome::Event(fields)) => fields.into_iter().map(|f| f.key).collect::<Vec<_>>(),
+        other => panic!("not an event: {other:?}"),
+    };
+    let flatten = top_keys(host.transform(&line, options(Profile::Flatten, false)));
+    assert_eq!(flatten, ["event_type", "timestamp"]);
+    let ecs = top_keys(host.transform(&line, options(Profile::Ecs, false)));
+    assert!(
+        ecs.contains(&"@timestamp".to_owned()) && ecs.contains(&"ecs".to_owned()),
+        "{ecs:?}"
+    );
+    let ocsf = top_keys(host.transform(&line, options(Profile::Ocsf, false)));
+    assert!(ocsf.contains(&"class_uid".to_owned()), "{ocsf:?}");
+    // Not analytics: dropped or kept in every profile.
+    let service = Input::Line("[INFO] [connector] State: Online".into());
     for profile in [Profile::Ecs, Profile::Ocsf] {
-        for keep in [false, true] {
-            match host.transform(&line, options(profile, keep)) {
-                Err(UsageError::UnsupportedProfile(p)) => assert_eq!(p, profile),
-                Ok(outcome) => panic!("{profile:?} gave {outcome:?}"),
-            }
-        }
+        assert!(matches!(
+            host.transform(&service, options(profile, false)),
+            Ok(Outcome::Drop)
+        ));
+        assert!(matches!(
+            host.transform(&service, options(profile, true)),
+            Ok(Outcome::Kept(_))
+        ));
     }
-    // The instance is still good afterwards.
-    assert!(matches!(
-        host.transform(&line, options(Profile::Flatten, false)),
-        Ok(Outcome::Event(_))
-    ));
 }
 
 #[test]

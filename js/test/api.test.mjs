@@ -87,11 +87,16 @@ test('bytes: invalid UTF-8 becomes U+FFFD, never an error', () => {
   assert.equal(r.fields['user.email'], 'a\ufffd');
 });
 
-test('profiles: flatten is the default, ecs and ocsf are reserved, others unknown', () => {
+test('profiles: flatten is the default; ecs and ocsf nest; others are unknown', () => {
   assert.equal(transformLine(LINE, { profile: 'flatten' }).outcome, 'event');
-  for (const profile of ['ecs', 'ocsf']) {
-    assert.throws(() => transformLine(LINE, { profile }), { message: new RegExp(`unsupported profile "${profile}"`) });
-  }
+  const ecs = transformLine(LINE, { profile: 'ecs' });
+  assert.equal(ecs.outcome, 'event');
+  assert.equal(ecs.fields.ecs.version, '9.4.0');
+  assert.deepEqual(ecs.fields.event.category, ['network']);
+  const ocsf = transformLine(LINE, { profile: 'ocsf' });
+  assert.equal(ocsf.outcome, 'event');
+  assert.equal(ocsf.fields.class_uid, 4001);
+  assert.equal(ocsf.fields.type_uid, 400100 + ocsf.fields.activity_id);
   assert.throws(() => transformLine(LINE, { profile: 'splunk' }), { message: /unknown profile "splunk"/ });
   assert.throws(() => transformLine(LINE, { profile: 1 }), TypeError);
   // Still usable after a throw.
