@@ -6,7 +6,7 @@
 //!
 //! Needs the command built (`cargo build --release -p twingate-cli --target
 //! wasm32-wasip1 --no-default-features`) and the test host, the PyPI
-//! `wasmtime` package in `target/py` (`bash tests/deploy/venv.sh`): it
+//! `wasmtime` package in `target/py` (`bash tests/python/venv.sh`): it
 //! installs in seconds, where a Rust WASI host (the wasmtime-wasi crate)
 //! would add minutes of build to every clean CI run.
 
@@ -46,7 +46,7 @@ fn python() -> PathBuf {
     let path = repo_root().join("target/py/bin/python");
     assert!(
         path.is_file(),
-        "{} is missing: the WASI test host is the PyPI wasmtime package; install it with `bash tests/deploy/venv.sh`",
+        "{} is missing: the WASI test host is the PyPI wasmtime package; install it with `bash tests/python/venv.sh`",
         path.display()
     );
     path

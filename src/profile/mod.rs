@@ -69,14 +69,17 @@ impl Profiler {
         self.displaced_fields.clear();
     }
 
-    /// Whether a record field named `key` (JSON-encoded) would be replaced by
-    /// one of the schema's own top-level fields.
+    /// Whether a record field named `key` (JSON-encoded) goes under the
+    /// catch-all instead of the top level. ECS is open: only a name one of
+    /// its own top-level fields takes moves. OCSF classes are closed (an
+    /// attribute outside the class makes the event invalid), so every
+    /// collector field (`stream`, `time`, `_SYSTEMD_UNIT`, ...) moves to
+    /// `unmapped`, and events validate whatever shape the record had.
     pub(crate) fn displaces(schema: Schema, key: &[u8]) -> bool {
-        let names = match schema {
-            Schema::Ecs => ecs::TOP_LEVEL,
-            Schema::Ocsf => ocsf::TOP_LEVEL,
-        };
-        names.contains(&key)
+        match schema {
+            Schema::Ecs => ecs::TOP_LEVEL.contains(&key),
+            Schema::Ocsf => true,
+        }
     }
 
     /// Keeps a record field the schema displaces: it goes under the

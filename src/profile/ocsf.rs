@@ -5,33 +5,6 @@
 
 use super::{Activity, Fields, Known, LONG_MAX, Tree};
 
-/// Every top-level name this profile may write.
-pub(crate) const TOP_LEVEL: &[&[u8]] = &[
-    b"activity_id",
-    b"activity_name",
-    b"actor",
-    b"category_name",
-    b"category_uid",
-    b"class_name",
-    b"class_uid",
-    b"connection_info",
-    b"dst_endpoint",
-    b"duration",
-    b"metadata",
-    b"proxy_endpoint",
-    b"severity",
-    b"severity_id",
-    b"src_endpoint",
-    b"status",
-    b"status_detail",
-    b"status_id",
-    b"time",
-    b"traffic",
-    b"type_name",
-    b"type_uid",
-    b"unmapped",
-];
-
 /// Fields written as they are (JSON text).
 const CONSTANTS: [(&[u8], &[u8]); 10] = [
     (b"class_uid", b"4001"),

@@ -12,7 +12,7 @@
   the WASI command accepts (run here on the corpus).
 
 Run by .ci/test: target/py/bin/python -m unittest discover -s tests/deploy
-(needs the module and the WASI command built, and tests/deploy/venv.sh).
+(needs the module and the WASI command built, and tests/python/venv.sh).
 """
 
 import base64

@@ -4,7 +4,7 @@
 
 Standard input, output and error are the process's own; the exit status is
 the module's (`proc_exit`), or 70 when it traps. The host is the PyPI
-`wasmtime` package (tests/deploy/requirements.txt), which installs in
+`wasmtime` package (tests/python/requirements.txt), which installs in
 seconds where building a Rust WASI host (the wasmtime-wasi crate) takes
 minutes; the edge boxes themselves use the `wasmtime` CLI.
 """

@@ -7,7 +7,7 @@ in every profile) are counted, not validated: they are not events.
 Every event must validate, with the profiles it names in `metadata.profiles`
 (the schema leaves profile attributes out unless their profile is named).
 Exits 1 naming each invalid event (line number, path, reason), 0 otherwise.
-Run by .ci/test; needs the packages in requirements.txt.
+Run by .ci/test (tests/validate/ocsf.sh); needs tests/python/requirements.txt.
 """
 
 import json
