@@ -53,6 +53,52 @@ pub(crate) struct ObjectWriter {
     slots: Vec<Slot>,
     stamp: u32,
     spare: Vec<u8>,
+    /// One bit per key hash seen since `begin`: `finish` looks for
+    /// duplicates only when a bit was hit twice (a repeat, or rarely two keys
+    /// sharing a bit), so the common record skips the table.
+    seen: [u64; SEEN_WORDS],
+    maybe_repeated: bool,
+}
+
+/// 4,096 bits: a 30-field event shares a bit in about one case in ten.
+const SEEN_WORDS: usize = 64;
+
+/// The duplicate-key table for one `finish`.
+struct Table<'a> {
+    slots: &'a mut [Slot],
+    stamp: u32,
+    mask: usize,
+    shift: u32,
+    out: &'a [u8],
+}
+
+impl Table<'_> {
+    /// Records `entry`'s key; if a later field has it already, marks the
+    /// entry replaced and says so.
+    #[inline(always)]
+    fn replaced(&mut self, entry: &mut Entry) -> bool {
+        let mut at = (entry.hash.wrapping_mul(0x9e37_79b9) >> self.shift) as usize;
+        while let Some(slot) = self.slots.get_mut(at) {
+            if slot.stamp != self.stamp {
+                *slot = Slot {
+                    stamp: self.stamp,
+                    hash: entry.hash,
+                    key_start: (entry.start + 2) as u32,
+                    key_end: entry.key_end as u32,
+                };
+                return false;
+            }
+            if slot.hash == entry.hash {
+                let kept = self.out.get(slot.key_start as usize..slot.key_end as usize);
+                if kept.is_some() && kept == self.out.get(entry.start + 2..entry.key_end) {
+                    entry.key_end = 0;
+                    return true;
+                }
+            }
+            at = (at + 1) & self.mask;
+        }
+        false
+    }
 }
 
 /// A point to return to (see [`ObjectWriter::rollback`]).
@@ -73,6 +119,8 @@ impl ObjectWriter {
             slots: Vec::new(),
             stamp: 0,
             spare: Vec::new(),
+            seen: [0; SEEN_WORDS],
+            maybe_repeated: false,
         }
     }
 
@@ -81,6 +129,8 @@ impl ObjectWriter {
         self.out.clear();
         self.out.resize(GAP, b' ');
         self.head = GAP;
+        self.seen = [0; SEEN_WORDS];
+        self.maybe_repeated = false;
         self.entries.clear();
         self.front.clear();
         self.front_entries.clear();
@@ -99,6 +149,7 @@ impl ObjectWriter {
     #[inline]
     pub(crate) fn field(&mut self, prefix: &[u8], key: &[u8]) -> &mut Vec<u8> {
         let entry = start_field(&mut self.out, prefix, key);
+        self.note(entry.hash);
         self.entries.push(entry);
         &mut self.out
     }
@@ -115,6 +166,7 @@ impl ObjectWriter {
         close_quote: bool,
     ) {
         let entry = write_field(&mut self.out, prefix, key, value, close_quote);
+        self.note(entry.hash);
         self.entries.push(entry);
     }
 
@@ -122,6 +174,7 @@ impl ObjectWriter {
     /// [`ObjectWriter::field`] whenever they are written.
     pub(crate) fn front_field(&mut self, key: &[u8]) -> &mut Vec<u8> {
         let entry = start_field(&mut self.front, b"", key);
+        self.note(entry.hash);
         self.front_entries.push(entry);
         &mut self.front
     }
@@ -151,7 +204,7 @@ impl ObjectWriter {
     /// needs.
     pub(crate) fn finish(&mut self) {
         self.place_front();
-        if self.front_entries.len() + self.entries.len() > 1 && self.mark_replaced() {
+        if self.maybe_repeated && self.mark_replaced() {
             self.compact();
         }
         // The first field's comma becomes the `{`; with no field, write one.
@@ -174,6 +227,17 @@ impl ObjectWriter {
     /// The finished text with its NUL, or nothing when dropped.
     pub(crate) fn c_str(&self) -> Option<&[u8]> {
         self.out.get(self.head..).filter(|text| !text.is_empty())
+    }
+
+    /// Remembers a key's hash; a bit already set means a possible repeat.
+    #[inline(always)]
+    fn note(&mut self, hash: u32) {
+        // The hash's top bits: its low ones do not see the key's last bytes.
+        let bit = 1u64 << ((hash >> 20) & 63);
+        if let Some(word) = self.seen.get_mut((hash >> 26) as usize % SEEN_WORDS) {
+            self.maybe_repeated |= *word & bit != 0;
+            *word |= bit;
+        }
     }
 
     /// Moves the record's fields into the gap, just before the others.
@@ -229,38 +293,21 @@ impl ObjectWriter {
             slots.fill(Slot::default());
             *stamp = 1;
         }
-        let stamp = *stamp;
-        let mask = size - 1;
-        let shift = 32 - bits;
-        let mut any = false;
+        let mut table = Table {
+            slots: slots.get_mut(..size).unwrap_or_default(),
+            stamp: *stamp,
+            mask: size - 1,
+            shift: 32 - bits,
+            out,
+        };
         // Latest first (the payload's fields, then the record's): the first
         // occurrence seen of a key is the one kept.
-        for entry in entries
-            .iter_mut()
-            .rev()
-            .chain(front_entries.iter_mut().rev())
-        {
-            let key = out.get(entry.start + 2..entry.key_end).unwrap_or_default();
-            let mut at = (entry.hash.wrapping_mul(0x9e37_79b9) >> shift) as usize;
-            while let Some(slot) = slots.get_mut(at) {
-                if slot.stamp != stamp {
-                    *slot = Slot {
-                        stamp,
-                        hash: entry.hash,
-                        key_start: (entry.start + 2) as u32,
-                        key_end: entry.key_end as u32,
-                    };
-                    break;
-                }
-                if slot.hash == entry.hash
-                    && out.get(slot.key_start as usize..slot.key_end as usize) == Some(key)
-                {
-                    entry.key_end = 0;
-                    any = true;
-                    break;
-                }
-                at = (at + 1) & mask;
-            }
+        let mut any = false;
+        for entry in entries.iter_mut().rev() {
+            any |= table.replaced(entry);
+        }
+        for entry in front_entries.iter_mut().rev() {
+            any |= table.replaced(entry);
         }
         any
     }
