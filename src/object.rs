@@ -396,35 +396,32 @@ fn write_field(
     }
 }
 
-/// A cheap key hash: the key's length, first and last eight bytes, read as
-/// words without a loop (a short key is the bytes just before its end, the
-/// ones before it shifted out). Keys that share all three only cost a
+/// A cheap key hash: the key's length and its last eight bytes, one word
+/// read without a loop (a short key's word is the bytes just before its end,
+/// the ones before the key shifted out). Keys that share both only cost a
 /// comparison.
 #[inline]
 fn key_hash(buf: &[u8], start: usize, end: usize) -> u32 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let len = end.saturating_sub(start);
-    let word = |at: usize| {
-        buf.get(at..at + 8)
-            .and_then(|b| b.first_chunk::<8>())
-            .map(|b| u64::from_le_bytes(*b))
-    };
-    let (first, last) = if len >= 8 {
-        (word(start).unwrap_or(0), word(end - 8).unwrap_or(0))
-    } else if let Some(tail) = end.checked_sub(8).and_then(word) {
-        (0, tail.checked_shr(64 - 8 * len as u32).unwrap_or(0))
-    } else {
-        // A short key within the first eight bytes of the buffer: the same
-        // value, byte by byte.
-        let bytes = buf.get(start..end).unwrap_or_default();
-        let le = bytes
+    let tail = end
+        .checked_sub(8)
+        .and_then(|at| buf.get(at..end))
+        .and_then(|b| b.first_chunk::<8>())
+        .map(|b| u64::from_le_bytes(*b));
+    let last = match tail {
+        Some(word) if len >= 8 => word,
+        Some(word) => word.checked_shr(64 - 8 * len as u32).unwrap_or(0),
+        // Within the first eight bytes of the buffer: the same value, byte
+        // by byte.
+        None => buf
+            .get(start..end)
+            .unwrap_or_default()
             .iter()
             .rev()
-            .fold(0u64, |acc, &b| acc << 8 | u64::from(b));
-        (0, le)
+            .fold(0u64, |acc, &b| acc << 8 | u64::from(b)),
     };
-    let h = ((len as u64) ^ first.rotate_left(32) ^ last).wrapping_mul(K);
-    (h >> 32) as u32
+    ((((len as u64) << 56) ^ last).wrapping_mul(K) >> 32) as u32
 }
 
 #[cfg(test)]
