@@ -564,6 +564,62 @@ mod tests {
         );
     }
 
+    /// The payload as it sits escaped inside a record's string, flattened
+    /// in place (the fast path, or the general one after it gives up).
+    fn flat_quoted(payload: &str) -> Result<String, Error> {
+        let escaped = serde_json::to_string(payload).unwrap();
+        let inner = &escaped[1..escaped.len() - 1];
+        let mut f = Flattener::new();
+        let mut w = ObjectWriter::new();
+        w.begin();
+        let end = f.payload::<Quoted>(inner.as_bytes(), 0, &mut w)?;
+        assert_eq!(end, inner.len(), "consumed all of {inner}");
+        w.finish();
+        Ok(String::from_utf8(w.text().to_vec()).unwrap())
+    }
+
+    #[test]
+    fn in_place_payloads_flatten_like_decoded_ones() {
+        for payload in [
+            r#"{"connection":{"client_ip":"1.2.3.4","resource_port":443,"rx":0,"tx":-5},"event_type":"x"}"#,
+            r#"{"a":{},"b":{"c":{}},"n":1.5e3,"z":0,"t":true,"f":false,"u":null}"#,
+            r#"{"relays":[{"ip":"1.1.1.1","name":"https:\/\/r","port":30000}],"e":[]}"#,
+            r#"{"name":"B\u00fcro \"core\" \/x","k\u00e9y":1,"tz":"Europe/London"}"#,
+            r#"{"location":"{\"geoip\":{\"city\":\"K\u00f6ln\",\"lat\":47.6}}","x":1}"#,
+            r#"{"event_type":"a","event_type":"b","a.b":1,"a":{"b":2}}"#,
+            "{ \"spaced\" : { \"out\" :1 } ,\"n\": 12 }",
+            r#"{"big":123456789012345678901234567890,"neg":-0.5,"exp":1E+2}"#,
+        ] {
+            assert_eq!(flat_quoted(payload), flat(payload), "{payload}");
+        }
+        let deep = |depth: usize| "{\"a\":".repeat(depth - 1) + "{}" + &"}".repeat(depth - 1);
+        assert!(flat_quoted(&deep(64)).is_ok());
+        assert_eq!(
+            flat_quoted(&deep(65)).unwrap_err().kind(),
+            ErrorKind::TooDeep(64)
+        );
+    }
+
+    /// A broken payload fails in place too; the transformer then decodes
+    /// the line and reads it plainly for the exact error.
+    #[test]
+    fn in_place_payloads_fail_where_decoded_ones_fail() {
+        for payload in [
+            r#"{"a":01}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":"x"#,
+            r#"{"a":1"#,
+            r#"{"a":-}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a" 1}"#,
+            "{\"a\":\"tab\there\"}",
+        ] {
+            assert!(flat(payload).is_err(), "{payload}");
+            assert!(flat_quoted(payload).is_err(), "{payload}");
+        }
+    }
+
     #[test]
     fn trailing_text_is_left_to_the_caller() {
         let mut f = Flattener::new();
