@@ -14,10 +14,11 @@
 
 use crate::error::{Error, ErrorKind, Expected, MAX_DEPTH};
 use crate::json::{
-    self, Plain, Strings, Text, at, copy_value, encode_text, literal, number, skip_ws, unexpected,
+    self, Plain, Quoted, Strings, Text, at, copy_value, encode_text, literal, number, skip_ws,
+    unexpected,
 };
 use crate::object::ObjectWriter;
-use crate::scan::find_string_special;
+use crate::scan::{digit_run, find_string_special};
 
 const LOCATION: &[u8] = b"location";
 
@@ -59,6 +60,16 @@ impl Flattener {
             key,
             location,
         } = self;
+        if T::QUOTED {
+            let mark = out.mark();
+            if let Some(end) = quoted_object(text, start, prefix, key, out, location) {
+                return Ok(end);
+            }
+            // Something unusual: start again on the general path, which
+            // gives the same fields or the exact error.
+            out.rollback(mark);
+            prefix.clear();
+        }
         object::<T>(text, start, prefix, key, out, Some(location))
     }
 }
@@ -177,6 +188,131 @@ fn object<T: Text>(
                     prefix.truncate(restore.get(depth).copied().unwrap_or(base));
                 }
                 _ => return Err(unexpected(src, pos, Expected::CommaOrObjectEnd)),
+            }
+        }
+    }
+}
+
+/// The common shape of a [`Quoted`] payload (the payload of a Docker or
+/// JSON record, every quote a `\"`) in as few wasm instructions as
+/// possible: no whitespace between tokens, keys without escapes. Fluent
+/// Bit's interpreter pays for every instruction, so each token is decided
+/// from its first bytes and each string is found with one word-at-a-time
+/// scan. `None` on anything else, including every error: the caller rolls
+/// back and takes the general path ([`object`]), which gives the same
+/// fields or the exact error.
+fn quoted_object(
+    src: &[u8],
+    start: usize,
+    prefix: &mut Vec<u8>,
+    key_buf: &mut Vec<u8>,
+    out: &mut ObjectWriter,
+    location: &mut Vec<u8>,
+) -> Option<usize> {
+    let mut restore = [0usize; MAX_DEPTH];
+    let base = prefix.len();
+    let mut depth = 1;
+    let mut pos = start + 1;
+    if at(src, pos) == Some(b'}') {
+        return Some(pos + 1);
+    }
+    loop {
+        // `\"key\":`
+        if at(src, pos) != Some(b'\\') || at(src, pos + 1) != Some(b'"') {
+            return None;
+        }
+        let key_start = pos + 2;
+        let key_end = key_start + find_string_special(src.get(key_start..)?);
+        if at(src, key_end) != Some(b'\\')
+            || at(src, key_end + 1) != Some(b'"')
+            || at(src, key_end + 2) != Some(b':')
+        {
+            return None;
+        }
+        let key = src.get(key_start..key_end)?;
+        pos = key_end + 3;
+
+        // Its value, told by its first byte.
+        match at(src, pos)? {
+            b'\\' if at(src, pos + 1) == Some(b'"') => {
+                let content = pos + 2;
+                if depth == 1 && key == LOCATION {
+                    pos = location_field::<Quoted>(src, content, prefix, key_buf, location, out)
+                        .ok()?;
+                } else {
+                    let run_end = content + find_string_special(src.get(content..)?);
+                    if at(src, run_end) == Some(b'\\') && at(src, run_end + 1) == Some(b'"') {
+                        // Nothing to decode: the opening `"` and the content
+                        // are copied as they are.
+                        out.whole_field(prefix, key, src.get(content - 1..run_end)?, true);
+                        pos = run_end + 2;
+                    } else {
+                        let value = out.field(prefix, key);
+                        value.push(b'"');
+                        pos = Quoted::string(src, content, value, Strings::Encode).ok()?;
+                        value.push(b'"');
+                    }
+                }
+            }
+            b'1'..=b'9' => {
+                let digits_end = pos + 1 + digit_run(src.get(pos + 1..)?);
+                let end = match at(src, digits_end)? {
+                    b'.' | b'e' | b'E' => number(src, pos).ok()?,
+                    _ => digits_end,
+                };
+                out.whole_field(prefix, key, src.get(pos..end)?, false);
+                pos = end;
+            }
+            b'{' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                if at(src, pos + 1) == Some(b'}') {
+                    out.whole_field(prefix, key, b"{}", false);
+                    pos += 2;
+                } else {
+                    *restore.get_mut(depth)? = prefix.len();
+                    prefix.extend_from_slice(key);
+                    prefix.push(b'.');
+                    depth += 1;
+                    pos += 1;
+                    continue;
+                }
+            }
+            b'-' | b'0' => {
+                let end = number(src, pos).ok()?;
+                out.whole_field(prefix, key, src.get(pos..end)?, false);
+                pos = end;
+            }
+            b'[' => {
+                let value = out.field(prefix, key);
+                pos = copy_value::<_, Quoted>(src, pos, value, depth, MAX_DEPTH).ok()?;
+            }
+            b't' | b'f' | b'n' => {
+                let end = literal(src, pos).ok()?;
+                out.whole_field(prefix, key, src.get(pos..end)?, false);
+                pos = end;
+            }
+            _ => return None,
+        }
+
+        // After a value: the next key, or close objects.
+        loop {
+            match at(src, pos)? {
+                b',' => {
+                    pos += 1;
+                    break;
+                }
+                b'}' => {
+                    pos += 1;
+                    depth -= 1;
+                    if depth == 0 {
+                        prefix.truncate(base);
+                        return Some(pos);
+                    }
+                    prefix.truncate(*restore.get(depth)?);
+                }
+                _ => return None,
             }
         }
     }
@@ -426,6 +562,62 @@ mod tests {
                 12
             )
         );
+    }
+
+    /// The payload as it sits escaped inside a record's string, flattened
+    /// in place (the fast path, or the general one after it gives up).
+    fn flat_quoted(payload: &str) -> Result<String, Error> {
+        let escaped = serde_json::to_string(payload).unwrap();
+        let inner = &escaped[1..escaped.len() - 1];
+        let mut f = Flattener::new();
+        let mut w = ObjectWriter::new();
+        w.begin();
+        let end = f.payload::<Quoted>(inner.as_bytes(), 0, &mut w)?;
+        assert_eq!(end, inner.len(), "consumed all of {inner}");
+        w.finish();
+        Ok(String::from_utf8(w.text().to_vec()).unwrap())
+    }
+
+    #[test]
+    fn in_place_payloads_flatten_like_decoded_ones() {
+        for payload in [
+            r#"{"connection":{"client_ip":"1.2.3.4","resource_port":443,"rx":0,"tx":-5},"event_type":"x"}"#,
+            r#"{"a":{},"b":{"c":{}},"n":1.5e3,"z":0,"t":true,"f":false,"u":null}"#,
+            r#"{"relays":[{"ip":"1.1.1.1","name":"https:\/\/r","port":30000}],"e":[]}"#,
+            r#"{"name":"B\u00fcro \"core\" \/x","k\u00e9y":1,"tz":"Europe/London"}"#,
+            r#"{"location":"{\"geoip\":{\"city\":\"K\u00f6ln\",\"lat\":47.6}}","x":1}"#,
+            r#"{"event_type":"a","event_type":"b","a.b":1,"a":{"b":2}}"#,
+            "{ \"spaced\" : { \"out\" :1 } ,\"n\": 12 }",
+            r#"{"big":123456789012345678901234567890,"neg":-0.5,"exp":1E+2}"#,
+        ] {
+            assert_eq!(flat_quoted(payload), flat(payload), "{payload}");
+        }
+        let deep = |depth: usize| "{\"a\":".repeat(depth - 1) + "{}" + &"}".repeat(depth - 1);
+        assert!(flat_quoted(&deep(64)).is_ok());
+        assert_eq!(
+            flat_quoted(&deep(65)).unwrap_err().kind(),
+            ErrorKind::TooDeep(64)
+        );
+    }
+
+    /// A broken payload fails in place too; the transformer then decodes
+    /// the line and reads it plainly for the exact error.
+    #[test]
+    fn in_place_payloads_fail_where_decoded_ones_fail() {
+        for payload in [
+            r#"{"a":01}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":"x"#,
+            r#"{"a":1"#,
+            r#"{"a":-}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a" 1}"#,
+            "{\"a\":\"tab\there\"}",
+        ] {
+            assert!(flat(payload).is_err(), "{payload}");
+            assert!(flat_quoted(payload).is_err(), "{payload}");
+        }
     }
 
     #[test]

@@ -86,6 +86,8 @@ pub(crate) enum Strings {
 /// `\\`, `\/`, non-ASCII `\uXXXX`, whitespace escapes) and fails on
 /// anything else, after which the caller decodes and parses [`Plain`]ly.
 pub(crate) trait Text {
+    /// The text is [`Quoted`]: flattening tries its fast path first.
+    const QUOTED: bool = false;
     fn skip_ws(src: &[u8], pos: usize) -> usize;
     /// If a string opens at `pos`, where its content starts.
     fn open_quote(src: &[u8], pos: usize) -> Option<usize>;
@@ -120,6 +122,7 @@ impl Text for Plain {
 pub(crate) struct Quoted;
 
 impl Text for Quoted {
+    const QUOTED: bool = true;
     #[inline(always)]
     fn skip_ws(src: &[u8], mut pos: usize) -> usize {
         // Usually nothing to skip: one load decides.
@@ -583,9 +586,7 @@ pub(crate) fn copy_value<S: Sink, T: Text>(
     loop {
         // One value at `pos`.
         if let Some(content) = T::open_quote(src, pos) {
-            out.byte(b'"');
-            pos = T::string(src, content, out, Strings::Encode)?;
-            out.byte(b'"');
+            pos = quoted_string::<S, T>(src, content, out)?;
         } else {
             match at(src, pos) {
                 Some(c @ (b'{' | b'[')) => {
@@ -668,13 +669,35 @@ fn object_key<S: Sink, T: Text>(
     let Some(content) = T::open_quote(src, pos) else {
         return Err(unexpected(src, pos, expected));
     };
-    out.byte(b'"');
-    let pos = T::skip_ws(src, T::string(src, content, out, Strings::Encode)?);
+    let pos = T::skip_ws(src, quoted_string::<S, T>(src, content, out)?);
     if at(src, pos) != Some(b':') {
         return Err(unexpected(src, pos, Expected::Colon));
     }
-    out.bytes(b"\":");
+    out.byte(b':');
     Ok(T::skip_ws(src, pos + 1))
+}
+
+/// A string whose content starts at `content`, written with its quotes
+/// (minimally escaped); returns the position after its closing quote. The
+/// opening `"` (the byte before `content`, in both texts) and the plain run
+/// after it are copied in one piece.
+#[inline(always)]
+fn quoted_string<S: Sink, T: Text>(
+    src: &[u8],
+    content: usize,
+    out: &mut S,
+) -> Result<usize, Error> {
+    let run_end = content + find_string_special(rest(src, content));
+    out.bytes(
+        src.get(content.saturating_sub(1)..run_end)
+            .unwrap_or_default(),
+    );
+    let end = match T::close_quote(src, run_end) {
+        Some(end) => end,
+        None => T::string(src, run_end, out, Strings::Encode)?,
+    };
+    out.byte(b'"');
+    Ok(end)
 }
 
 #[cfg(test)]

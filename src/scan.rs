@@ -122,6 +122,27 @@ pub fn find_any4(s: &[u8], a: u8, b: u8, c: u8, d: u8) -> usize {
         .map_or(s.len(), |i| base + i)
 }
 
+/// Number of ASCII digits at the start of `s`, eight bytes per step.
+#[inline]
+pub fn digit_run(s: &[u8]) -> usize {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let (words, rest) = s.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        // `^ '0'` maps the digits, and only them, to 0..=9; adding 0x76 to
+        // the low seven bits sets a lane's high bit exactly when it is 10 or
+        // more (no carry leaves a lane), and `| x` catches the high half.
+        let x = u64::from_le_bytes(*word) ^ (LO * b'0' as u64);
+        let not_digit = (((x & LOW7) + LO * 0x76) | x) & HI;
+        if not_digit != 0 {
+            return i * 8 + lowest_lane(not_digit);
+        }
+    }
+    let base = words.len() * 8;
+    rest.iter()
+        .position(|b| !b.is_ascii_digit())
+        .map_or(s.len(), |i| base + i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +167,15 @@ mod tests {
                     s[pos] = b;
                     assert_eq!(find_string_special(&s), naive_special(&s), "{s:?}");
                     assert_eq!(find_string_delimiter(&s), naive_delimiter(&s), "{s:?}");
+                    let naive_digits = s.iter().position(|c| !c.is_ascii_digit());
+                    let mut digits = s.clone();
+                    digits
+                        .iter_mut()
+                        .filter(|c| **c == b'a')
+                        .for_each(|c| *c = b'7');
+                    let naive_all_digits = digits.iter().position(|c| !c.is_ascii_digit());
+                    assert_eq!(digit_run(&s), naive_digits.unwrap_or(len));
+                    assert_eq!(digit_run(&digits), naive_all_digits.unwrap_or(len));
                     let naive_either = s.iter().position(|&c| c == b':' || c == b'{');
                     assert_eq!(find_either(&s, b':', b'{'), naive_either.unwrap_or(len));
                     let naive_any4 = s.iter().position(|&c| b":{\\\"".contains(&c));

@@ -273,9 +273,15 @@ impl Transformer {
             .flattener
             .payload::<Quoted>(record, body, &mut self.out)
             .ok()?;
-        // The rest of the line, up to the record string's closing quote.
+        // The rest of the line, up to the record string's closing quote:
+        // usually just the line end.
         let mut check = Validate::default();
-        let close = string(record, end, &mut check, Strings::Encode).ok()?;
+        let line_end = (record.get(end), record.get(end + 1), record.get(end + 2));
+        let close = if line_end == (Some(&b'\\'), Some(&b'n'), Some(&b'"')) {
+            end + 3
+        } else {
+            string(record, end, &mut check, Strings::Encode).ok()?
+        };
         self.fields.push(Field {
             key: line.key,
             plain_key: line.plain_key,
