@@ -273,17 +273,22 @@ impl std::error::Error for Error {}
 /// module); everything it writes is ASCII or comes from a `&str`.
 struct Text<'a>(&'a mut Vec<u8>);
 
+// Messages are cold: out-of-line pieces keep the module small (each
+// inlined copy of a Vec append costs code size, not speed that matters).
 impl Text<'_> {
+    #[inline(never)]
     fn push(&mut self, s: &str) {
         self.0.extend_from_slice(s.as_bytes());
     }
 
+    #[inline(never)]
     fn num(&mut self, n: usize) {
         push_decimal(self.0, n as u64);
     }
 
     /// A byte as a reader wants to see it: `x` in backticks when printable,
     /// else its code (`0x00`, `U+0009`...).
+    #[inline(never)]
     fn byte(&mut self, b: u8) {
         if b.is_ascii_graphic() {
             self.push("`");

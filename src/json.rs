@@ -513,6 +513,9 @@ pub(crate) fn literal(src: &[u8], pos: usize) -> Result<usize, Error> {
 }
 
 /// The error for a byte (or the end) where `expected` should be.
+// Cold and out of line: called from every parse step that can fail.
+#[cold]
+#[inline(never)]
 pub(crate) fn unexpected(src: &[u8], pos: usize, expected: Expected) -> Error {
     match at(src, pos) {
         None => Error::new(ErrorKind::Truncated(expected), pos),

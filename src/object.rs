@@ -125,6 +125,8 @@ impl ObjectWriter {
     }
 
     /// Starts a new object.
+    // Out of line: called once per record from several places (module size).
+    #[inline(never)]
     pub(crate) fn begin(&mut self) {
         self.out.clear();
         self.out.resize(GAP, b' ');

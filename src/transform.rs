@@ -431,6 +431,8 @@ impl Transformer {
     }
 
     /// Writes the record's own fields: all of them, or all but the line.
+    // Out of line: three callers, none on the in-place fast path.
+    #[inline(never)]
     fn write_record_fields(&mut self, source: Source<'_>, with_line: bool) {
         match source {
             Source::Line(line) => {
@@ -464,6 +466,8 @@ impl Transformer {
     }
 
     /// Writes the record fields in `range`, except those under `skip`.
+    // Out of line: one copy for the fast path and the others (module size).
+    #[inline(never)]
     fn write_fields(&mut self, record: &[u8], range: Range<usize>, skip: Option<&[u8]>) {
         for field in self.fields.get(range).unwrap_or_default() {
             let key = canonical_key(record, field, &mut self.key);
