@@ -4,7 +4,9 @@
 //! disagrees with its NUL (shorter, longer: bytes past the NUL), a missing
 //! record (`record_ptr = 0`, any `record_len`), a missing tag. The answer
 //! must be one NUL-terminated JSON object (or 0 for a drop) every time.
-//! The module itself is driven through wasmtime in `cli/tests/abi_fuzz.rs`.
+//! The profile exports (`twingate_ecs`, `twingate_ocsf`) share the door and
+//! get the same record. The module itself is driven through wasmtime in
+//! `cli/tests/abi_fuzz.rs`.
 #![no_main]
 
 use std::cell::RefCell;
@@ -12,10 +14,11 @@ use std::cell::RefCell;
 use libfuzzer_sys::fuzz_target;
 use twingate_analytics::{Outcome, Transformer};
 use twingate_analytics_fuzz::oracle::{self, Kind};
-use twingate_analytics_fuzz::{Input, OPTIONS};
+use twingate_analytics_fuzz::{Input, OPTIONS, check_profiles};
 
 thread_local! {
-    static STATE: RefCell<Transformer> = const { RefCell::new(Transformer::new()) };
+    static STATE: RefCell<(Transformer, Transformer)> =
+        const { RefCell::new((Transformer::new(), Transformer::new())) };
 }
 
 /// `fluent_bit::heap_needed`, for a length up to u32::MAX.
@@ -33,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
     let (tag, memory) = rest.split_at(tag_len);
     let claimed = u32::from_le_bytes([*l0, *l1, *l2, *l3]) as usize;
     let (options, keep) = OPTIONS[usize::from(flags & 1)];
-    STATE.with_borrow_mut(|transformer| {
+    STATE.with_borrow_mut(|(transformer, profiled)| {
         let tag_given = flags & 2 == 0;
         let record_given = flags & 4 == 0;
         // What the module reads: `record_len` bytes from the copy, whatever
@@ -74,6 +77,10 @@ fuzz_target!(|data: &[u8]| {
                 "{why}\n  data: {data:?}\n  output: {}",
                 String::from_utf8_lossy(output)
             );
+        }
+        // The `ecs` and `ocsf` exports take the same record the same way.
+        if let Some(record) = record {
+            check_profiles(profiled, Input::Record(record), keep, kind, output);
         }
     });
 });

@@ -9,7 +9,7 @@ pub mod oracle;
 #[allow(dead_code)]
 pub mod input;
 
-use twingate_analytics::{Options, Outcome, Transformer};
+use twingate_analytics::{Options, Outcome, Profile, Transformer};
 
 pub use oracle::{Input, Kind};
 
@@ -21,7 +21,8 @@ pub const OPTIONS: [(Options, bool); 2] = [
 
 /// Runs `input` through the core and panics (a fuzz finding) when any
 /// invariant breaks. Records also go through the reference path, which must
-/// give the same outcome and the same bytes.
+/// give the same outcome and the same bytes, and every input through the
+/// schema profiles (`ecs`, `ocsf`), which must agree with `flatten`.
 pub fn check_core(fast: &mut Transformer, reference: &mut Transformer, input: Input<'_>) {
     for (options, keep) in OPTIONS {
         let outcome = match input {
@@ -52,6 +53,69 @@ pub fn check_core(fast: &mut Transformer, reference: &mut Transformer, input: In
                 String::from_utf8_lossy(reference.output())
             );
         }
+        check_profiles(reference, input, keep, kind, fast.output());
+    }
+}
+
+/// The schema profiles on the same input: the same outcome as `flatten`
+/// (`kind`, `output`); an error record or a kept record is exactly
+/// `flatten`'s; an event is one JSON object with no top-level key twice;
+/// the NUL-terminated copy is right.
+pub fn check_profiles(
+    profiled: &mut Transformer,
+    input: Input<'_>,
+    keep: bool,
+    kind: Kind,
+    output: &[u8],
+) {
+    for profile in [Profile::Ecs, Profile::Ocsf] {
+        let options = if keep {
+            Options::profile(profile).keep()
+        } else {
+            Options::profile(profile)
+        };
+        let outcome = match input {
+            Input::Line(line) => profiled.transform_line(line, options),
+            Input::Record(record) => profiled.transform_record(record, options),
+        };
+        let got = Kind::from(&outcome);
+        let text = profiled.output();
+        let checked = if got != kind {
+            Err(format!(
+                "{profile:?} gives {got:?} where flatten gives {kind:?}"
+            ))
+        } else {
+            match got {
+                Kind::Dropped => Ok(()),
+                Kind::Error | Kind::Kept if text == output => Ok(()),
+                Kind::Error | Kind::Kept => Err(format!(
+                    "{profile:?} {got:?} record differs from flatten's: {}",
+                    String::from_utf8_lossy(output)
+                )),
+                Kind::Event => distinct_top_level_keys(text),
+            }
+        };
+        if let Err(why) =
+            checked.and_then(|()| oracle::check_c_str(got, text, profiled.output_c_str()))
+        {
+            panic!(
+                "{why}\n  input: {:?}\n  keep: {keep}\n  {profile:?} output: {}",
+                lossy(input),
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+}
+
+fn distinct_top_level_keys(text: &[u8]) -> Result<(), String> {
+    // Grammar and no raw NUL (record fields may nest beyond serde_json's
+    // depth limit, so its parse is not required).
+    oracle::valid_object(text)?;
+    let mut keys = oracle::top_level_keys(text)?;
+    keys.sort_unstable();
+    match keys.windows(2).find(|pair| pair[0] == pair[1]) {
+        Some(pair) => Err(format!("top-level key {:?} written twice", pair[0])),
+        None => Ok(()),
     }
 }
 
