@@ -29,95 +29,38 @@ static TRANSFORMER: Mutex<Transformer> = Mutex::new(Transformer::new());
 /// [`twingate_last_outcome`]).
 static LAST_OUTCOME: AtomicU32 = AtomicU32::new(0);
 
-/// Drops records without an analytics line.
-#[unsafe(no_mangle)]
-pub extern "C" fn twingate_flatten(
-    tag_ptr: u32,
-    tag_len: u32,
-    _time_sec: u32,
-    _time_nsec: u32,
-    record_ptr: u32,
-    record_len: u32,
-) -> u32 {
-    filter(tag_ptr, tag_len, record_ptr, record_len, Options::flatten())
+/// One exported entry point per profile and non-analytics policy, all with
+/// the signature Fluent Bit calls (the event time is the host's business).
+macro_rules! entry_points {
+    ($($(#[doc = $doc:literal])* $name:ident => $options:expr;)*) => {$(
+        $(#[doc = $doc])*
+        #[unsafe(no_mangle)]
+        pub extern "C" fn $name(
+            tag_ptr: u32,
+            tag_len: u32,
+            _time_sec: u32,
+            _time_nsec: u32,
+            record_ptr: u32,
+            record_len: u32,
+        ) -> u32 {
+            filter(tag_ptr, tag_len, record_ptr, record_len, $options)
+        }
+    )*};
 }
 
-/// Passes records without an analytics line on unchanged.
-#[unsafe(no_mangle)]
-pub extern "C" fn twingate_flatten_keep(
-    tag_ptr: u32,
-    tag_len: u32,
-    _time_sec: u32,
-    _time_nsec: u32,
-    record_ptr: u32,
-    record_len: u32,
-) -> u32 {
-    filter(
-        tag_ptr,
-        tag_len,
-        record_ptr,
-        record_len,
-        Options::flatten().keep(),
-    )
-}
-
-/// The `ecs` profile (Elastic Common Schema); drops records without an
-/// analytics line.
-#[unsafe(no_mangle)]
-pub extern "C" fn twingate_ecs(
-    tag_ptr: u32,
-    tag_len: u32,
-    _time_sec: u32,
-    _time_nsec: u32,
-    record_ptr: u32,
-    record_len: u32,
-) -> u32 {
-    let options = Options::profile(Profile::Ecs);
-    filter(tag_ptr, tag_len, record_ptr, record_len, options)
-}
-
-/// The `ecs` profile; passes records without an analytics line on unchanged.
-#[unsafe(no_mangle)]
-pub extern "C" fn twingate_ecs_keep(
-    tag_ptr: u32,
-    tag_len: u32,
-    _time_sec: u32,
-    _time_nsec: u32,
-    record_ptr: u32,
-    record_len: u32,
-) -> u32 {
-    let options = Options::profile(Profile::Ecs).keep();
-    filter(tag_ptr, tag_len, record_ptr, record_len, options)
-}
-
-/// The `ocsf` profile (OCSF Network Activity); drops records without an
-/// analytics line.
-#[unsafe(no_mangle)]
-pub extern "C" fn twingate_ocsf(
-    tag_ptr: u32,
-    tag_len: u32,
-    _time_sec: u32,
-    _time_nsec: u32,
-    record_ptr: u32,
-    record_len: u32,
-) -> u32 {
-    let options = Options::profile(Profile::Ocsf);
-    filter(tag_ptr, tag_len, record_ptr, record_len, options)
-}
-
-/// The `ocsf` profile; passes records without an analytics line on
-/// unchanged.
-#[unsafe(no_mangle)]
-pub extern "C" fn twingate_ocsf_keep(
-    tag_ptr: u32,
-    tag_len: u32,
-    _time_sec: u32,
-    _time_nsec: u32,
-    record_ptr: u32,
-    record_len: u32,
-) -> u32 {
-    let options = Options::profile(Profile::Ocsf).keep();
-    filter(tag_ptr, tag_len, record_ptr, record_len, options)
+entry_points! {
+    /// `flatten`: drops records without an analytics line.
+    twingate_flatten => Options::flatten();
+    /// `flatten`: passes records without an analytics line on unchanged.
+    twingate_flatten_keep => Options::flatten().keep();
+    /// `ecs` (Elastic Common Schema): drops records without an analytics line.
+    twingate_ecs => Options::profile(Profile::Ecs);
+    /// `ecs`: passes records without an analytics line on unchanged.
+    twingate_ecs_keep => Options::profile(Profile::Ecs).keep();
+    /// `ocsf` (OCSF Network Activity): drops records without an analytics line.
+    twingate_ocsf => Options::profile(Profile::Ocsf);
+    /// `ocsf`: passes records without an analytics line on unchanged.
+    twingate_ocsf_keep => Options::profile(Profile::Ocsf).keep();
 }
 
 /// What the last call did: 0 nothing yet, 1 event, 2 dropped, 3 kept,
