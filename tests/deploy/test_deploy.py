@@ -268,7 +268,7 @@ class FluentBitConfigs(unittest.TestCase):
                 self.assertEqual(len(wasm), 1, "one wasm filter")
                 wasm = wasm[0]
                 self.assertIn(wasm["function_name"], exports)
-                self.assertTrue(wasm["function_name"].startswith("twingate_flatten"))
+                self.assertRegex(wasm["function_name"], r"^twingate_(flatten|ecs|ocsf)(_keep)?$")
                 self.assertEqual(wasm["event_format"], "json")
                 self.assertGreaterEqual(parse_size(wasm["wasm_heap_size"]), 1 << 20,
                                         "a heap for long lines")
