@@ -327,9 +327,11 @@ impl Transformer {
         };
         self.out.begin();
         let schema = options.profile.schema();
+        if schema.is_some() {
+            self.profiler.begin();
+        }
         match (schema, source) {
             (Some(schema), Source::Record(record, line_key)) => {
-                self.profiler.begin();
                 self.write_fields_displacing(record, line_key, schema);
             }
             _ => self.write_record_fields(source, false),
@@ -338,12 +340,7 @@ impl Transformer {
         // profiles flatten it apart first, then map it.
         let payload = match schema {
             None => &mut self.out,
-            Some(_) => {
-                if matches!(source, Source::Line(_)) {
-                    self.profiler.begin();
-                }
-                &mut self.profiler.payload
-            }
+            Some(_) => &mut self.profiler.payload,
         };
         let end = match self.flattener.payload::<Plain>(content, body, payload) {
             Ok(end) => end,
@@ -448,8 +445,8 @@ impl Transformer {
     }
 
     /// Writes the record's fields but the line for a profile's event: those
-    /// whose name the schema writes at the top go to the profile's
-    /// catch-all instead (never silently replaced).
+    /// the schema moves ([`Profiler::displaces`]: in ECS a name ECS takes at
+    /// the top, in OCSF every one) go to the profile's catch-all instead.
     fn write_fields_displacing(&mut self, record: &[u8], skip: Option<&[u8]>, schema: Schema) {
         for field in &self.fields {
             let key = canonical_key(record, field, &mut self.key);
