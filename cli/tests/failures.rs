@@ -148,13 +148,16 @@ fn a_closed_output_pipe_with_the_module_ends_with_one_line() {
         "pipe-in.log",
         format!("{EVENT}\n").repeat(50_000).as_bytes(),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_twingate"))
-        .args(["--module", &module(), input.path()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_twingate"))
+            .args(["--module", &module(), input.path()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = spawn();
     let mut stdout = child.stdout.take().unwrap();
     let mut first = [0u8; 64];
     stdout.read_exact(&mut first).unwrap();
@@ -162,13 +165,7 @@ fn a_closed_output_pipe_with_the_module_ends_with_one_line() {
     let output = child.wait_with_output().unwrap();
     fails_clearly(&output, &["broken pipe"]);
     // Closed before the first byte, too.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_twingate"))
-        .args(["--module", &module(), input.path()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn();
     drop(child.stdout.take());
     let output = child.wait_with_output().unwrap();
     fails_clearly(&output, &["broken pipe"]);
