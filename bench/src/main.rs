@@ -37,6 +37,7 @@ use crate::args::Args;
 use crate::corpus::{Corpus, Kind, Records};
 use crate::measure::{Plan, Throughput};
 use crate::report::{Impl, Native, Report};
+use crate::wasm::Meter;
 
 fn main() -> ExitCode {
     let args = match args::parse(std::env::args_os().skip(1)) {
@@ -134,10 +135,16 @@ fn run(args: &Args) -> Result<(), String> {
 
     // 3. The modules in the twin host.
     let ours_fuel = {
-        let mut host = wasm::host(&ours_module, "twingate_flatten", true)?;
+        let mut host = wasm::host(&ours_module, "twingate_flatten", Meter::Instructions)?;
+        let mut bytes_host = wasm::host(
+            &ours_module,
+            "twingate_flatten",
+            Meter::InstructionsAndBytes,
+        )?;
         let mut transformer = Transformer::new();
         wasm::fuel(
             &mut host,
+            &mut bytes_host,
             &corpus,
             &corpus.kinds,
             args.fuel_records,
@@ -149,9 +156,12 @@ fn run(args: &Args) -> Result<(), String> {
     };
     progress(started, "fuel: ours");
     let naive_fuel = {
-        let mut host = wasm::host(&naive_module, "naive_flatten", true)?;
+        let mut host = wasm::host(&naive_module, "naive_flatten", Meter::Instructions)?;
+        let mut bytes_host =
+            wasm::host(&naive_module, "naive_flatten", Meter::InstructionsAndBytes)?;
         wasm::fuel(
             &mut host,
+            &mut bytes_host,
             &corpus,
             &corpus.kinds,
             args.fuel_records,
@@ -169,7 +179,7 @@ fn run(args: &Args) -> Result<(), String> {
     let (ours_instantiation, naive_instantiation) = (ours_instantiation?, naive_instantiation?);
     progress(started, "instantiation");
     let memory = {
-        let mut host = wasm::host(&ours_module, "twingate_flatten", false)?;
+        let mut host = wasm::host(&ours_module, "twingate_flatten", Meter::Off)?;
         wasm::memory(
             &mut host,
             &corpus,

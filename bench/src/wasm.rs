@@ -1,6 +1,7 @@
 //! The modules inside the Fluent Bit twin host: instructions per record
-//! (wasmtime fuel, one unit per wasm instruction, deterministic), linear
-//! memory over many records, and instantiation time.
+//! (wasmtime fuel, one unit per wasm instruction, deterministic), the bytes
+//! their `memory.copy`/`memory.fill` instructions move, linear memory over
+//! many records, and instantiation time.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -19,13 +20,25 @@ pub const TAG: &[u8] = b"twingate.connector";
 /// of the corpus fits.
 pub const HEAP: u64 = 4 << 20;
 
-pub fn host(path: &Path, function: &str, count_fuel: bool) -> Result<FluentBitHost, String> {
+/// What the host's fuel meter counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Meter {
+    Off,
+    /// Wasm instructions executed (a bulk-memory instruction counts once).
+    Instructions,
+    /// wasmtime's default fuel: instructions plus one unit per byte that
+    /// `memory.copy` and `memory.fill` move.
+    InstructionsAndBytes,
+}
+
+pub fn host(path: &Path, function: &str, meter: Meter) -> Result<FluentBitHost, String> {
     FluentBitHost::from_file(
         path,
         &HostOptions {
             function: function.to_owned(),
             heap_size: HEAP,
-            count_fuel,
+            count_fuel: meter != Meter::Off,
+            fuel_per_byte_moved: meter == Meter::InstructionsAndBytes,
         },
     )
     .map_err(|e| e.to_string())
@@ -45,11 +58,16 @@ pub fn kind(verdict: &Verdict) -> Result<Kind, String> {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Fuel {
     pub events: u64,
+    /// Instructions, over all events.
     pub event_fuel: u64,
+    /// Bytes of input record, over all events.
     pub event_bytes: u64,
+    /// Bytes moved by `memory.copy`/`memory.fill`, over all events.
+    pub event_moved: u64,
     pub drops: u64,
     pub drop_fuel: u64,
     pub drop_bytes: u64,
+    pub drop_moved: u64,
     pub max_event_fuel: u64,
 }
 
@@ -66,6 +84,14 @@ impl Fuel {
     pub fn per_drop_byte(&self) -> f64 {
         self.drop_fuel as f64 / self.drop_bytes.max(1) as f64
     }
+    /// Bytes moved by bulk-memory instructions per event.
+    pub fn moved_per_event(&self) -> f64 {
+        self.event_moved as f64 / self.events.max(1) as f64
+    }
+    /// wasmtime's default fuel per event: instructions + bytes moved.
+    pub fn default_fuel_per_event(&self) -> f64 {
+        self.per_event() + self.moved_per_event()
+    }
 }
 
 /// Counts fuel over `records` (after a warm-up over the first ones, so the
@@ -75,6 +101,7 @@ impl Fuel {
 /// output byte for byte.
 pub fn fuel(
     host: &mut FluentBitHost,
+    bytes_host: &mut FluentBitHost,
     records: &impl Records,
     kinds: &[Kind],
     count: usize,
@@ -83,6 +110,7 @@ pub fn fuel(
     let count = count.min(records.count());
     for index in 0..count.min(1000) {
         host.call(TAG, EventTime::default(), records.record(index));
+        bytes_host.call(TAG, EventTime::default(), records.record(index));
     }
     let mut fuel = Fuel::default();
     for (index, &want) in kinds.iter().enumerate().take(count) {
@@ -105,18 +133,28 @@ pub fn fuel(
         let used = host
             .last_fuel()
             .ok_or("the host did not report fuel (count_fuel off?)")?;
+        // The same call metered the wasmtime way: the difference is the
+        // bytes that bulk-memory instructions moved.
+        bytes_host.call(TAG, EventTime::default(), record);
+        let moved = bytes_host
+            .last_fuel()
+            .ok_or("the host did not report fuel (count_fuel off?)")?
+            .checked_sub(used)
+            .ok_or("fuel with bytes moved is below the instruction count")?;
         let bytes = record.len() as u64;
         match got {
             Kind::Event => {
                 fuel.events += 1;
                 fuel.event_fuel += used;
                 fuel.event_bytes += bytes;
+                fuel.event_moved += moved;
                 fuel.max_event_fuel = fuel.max_event_fuel.max(used);
             }
             Kind::Drop => {
                 fuel.drops += 1;
                 fuel.drop_fuel += used;
                 fuel.drop_bytes += bytes;
+                fuel.drop_moved += moved;
             }
             Kind::Error => {}
         }

@@ -37,10 +37,14 @@ def point_functions():
         m = re.match(r"\s*\(func \$(\S+)", line)
         if m:
             function = m.group(1)
-        if "call $log_execution" in line and i + 1 < len(wat):
-            m = re.search(r"\(i32\.const (\d+)\)", wat[i + 1])
-            if m:
-                where[int(m.group(1))] = function
+        if "call $log_execution" in line:
+            # The point's id is the call's operand, on one of the next lines
+            # (binaryen may print a `;; code offset` comment in between).
+            for following in wat[i + 1:i + 4]:
+                m = re.search(r"\(i32\.const (\d+)\)", following)
+                if m:
+                    where[int(m.group(1))] = function
+                    break
     return where
 
 

@@ -28,7 +28,9 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::IgnoredAny;
-use wasmtime::{Config, Engine, ExternType, Instance, Memory, Module, Store, Trap, TypedFunc, Val};
+use wasmtime::{
+    Config, Engine, ExternType, Instance, Memory, Module, OperatorCost, Store, Trap, TypedFunc, Val,
+};
 
 use crate::Verdict;
 
@@ -55,9 +57,17 @@ pub struct HostOptions {
     pub function: String,
     /// `wasm_heap_size` as configured; see [`effective_heap_size`].
     pub heap_size: u64,
-    /// Meter fuel (about one unit per wasm instruction) and report it per
-    /// call. Off by default: metering slows every call.
+    /// Meter fuel and report it per call: one unit per wasm instruction
+    /// executed (wasmtime's operator costs: `block`, `loop`, `end`, `nop`,
+    /// `drop`, `else`, `return` are free). Off by default: metering slows
+    /// every call.
     pub count_fuel: bool,
+    /// With `count_fuel`, also charge one unit per byte that `memory.copy`
+    /// and `memory.fill` move, as wasmtime's fuel does by default. Off, the
+    /// count is of instructions, which is what Fluent Bit's interpreter
+    /// pays for: it runs each bulk-memory instruction as one dispatch and a
+    /// native `memmove`/`memset`.
+    pub fuel_per_byte_moved: bool,
 }
 
 impl Default for HostOptions {
@@ -66,6 +76,7 @@ impl Default for HostOptions {
             function: DEFAULT_FUNCTION.to_owned(),
             heap_size: DEFAULT_HEAP_SIZE,
             count_fuel: false,
+            fuel_per_byte_moved: false,
         }
     }
 }
@@ -252,7 +263,7 @@ impl FluentBitHost {
                 "{name} is not a WebAssembly module (no \\0asm header): build it with `{BUILD_HINT}`"
             )));
         }
-        let engine = Engine::new(&engine_config(options.count_fuel))
+        let engine = Engine::new(&engine_config(options))
             .map_err(|error| HostError(format!("cannot start wasmtime: {}", one_line(&error))))?;
         let module = Module::new(&engine, bytes).map_err(|error| {
             HostError(format!(
@@ -433,9 +444,17 @@ impl FluentBitHost {
     }
 }
 
-fn engine_config(count_fuel: bool) -> Config {
+fn engine_config(options: &HostOptions) -> Config {
     let mut config = Config::new();
-    config.consume_fuel(count_fuel);
+    config.consume_fuel(options.count_fuel);
+    if options.count_fuel && !options.fuel_per_byte_moved {
+        // wasmtime charges bulk-memory instructions per byte by default.
+        let mut cost = OperatorCost::new();
+        cost.variable.memory_copy_per_byte = 0;
+        cost.variable.memory_fill_per_byte = 0;
+        cost.variable.memory_init_per_byte = 0;
+        config.operator_cost(cost);
+    }
     // Traps are reported on one line; a backtrace would only cost time.
     config.wasm_backtrace_max_frames(None);
     // Fluent Bit's WAMR has no SIMD: a module using it must fail here too.

@@ -50,7 +50,8 @@ OPTIONS:
     --heap-size SIZE    Fluent Bit's wasm_heap_size: 8192, 64K, 4M
                         [default: 8192; Fluent Bit ignores smaller values]
     --tag TAG           the record tag [default: twingate.connector]
-    --fuel              count wasm instructions (fuel) per record; slower
+    --fuel              count wasm instructions executed per record (wasmtime
+                        fuel; a memory.copy or memory.fill counts once); slower
     -q, --quiet         write no records, only the summary
     -h, --help          this help
     -V, --version       the version
@@ -391,6 +392,7 @@ fn module_filter(args: &Args, function: &str) -> Result<(Box<dyn Filter>, String
         function: function.to_owned(),
         heap_size: args.heap_size,
         count_fuel: args.count_fuel,
+        ..HostOptions::default()
     };
     let module = args.module.clone().unwrap_or_else(default_module_path);
     let host = FluentBitHost::from_file(&module, &options)

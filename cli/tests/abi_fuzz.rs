@@ -141,7 +141,7 @@ fn random_records_through_the_twin_host() {
             let options = HostOptions {
                 function: function.to_owned(),
                 heap_size,
-                count_fuel: false,
+                ..HostOptions::default()
             };
             let host = FluentBitHost::from_file(&raw::module_path(), &options).unwrap();
             hosts.push((host, profile, keep, heap_size));

@@ -39,7 +39,7 @@ fn module(heap_size: u64, function: &str) -> ModuleFilter {
     let options = HostOptions {
         function: function.to_owned(),
         heap_size,
-        count_fuel: false,
+        ..HostOptions::default()
     };
     match FluentBitHost::from_file(&path, &options) {
         Ok(host) => ModuleFilter::new(host, TAG),

@@ -333,6 +333,37 @@ fn fuel_is_counted_only_when_asked() {
 }
 
 #[test]
+fn fuel_counts_instructions_and_bytes_moved_only_when_asked() {
+    // `memory.fill` of 4096 bytes at 0, then `i32.const 0` (drop).
+    let mut body = [i32_const(0), i32_const(0), i32_const(4096)].concat();
+    body.extend_from_slice(&[0xFC, 0x0B, 0x00]);
+    body.extend(i32_const(0));
+    let fill = || {
+        Wasm::new()
+            .memory(1)
+            .filter("twingate_flatten", &body)
+            .global(Some("__data_end"), false, 1000)
+            .global(Some("__heap_base"), false, 8192)
+    };
+    let fuel = |per_byte: bool| {
+        let options = HostOptions {
+            count_fuel: true,
+            fuel_per_byte_moved: per_byte,
+            ..HostOptions::default()
+        };
+        let mut host = host_with(fill(), &options);
+        assert_eq!(host.call(TAG, TIME, b"{}"), Verdict::Dropped);
+        host.last_fuel().expect("fuel is counted")
+    };
+    let instructions = fuel(false);
+    assert!(
+        instructions < 20,
+        "five instructions and the call, counted {instructions}"
+    );
+    assert_eq!(fuel(true), instructions + 4096, "one unit per byte filled");
+}
+
+#[test]
 fn the_function_is_chosen_by_name() {
     let wasm = echo_record().filter("twingate_flatten_keep", &i32_const(0));
     let options = HostOptions {

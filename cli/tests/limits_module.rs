@@ -22,7 +22,7 @@ fn every_hostile_record_through_the_module_with_a_big_heap() {
         let host_options = HostOptions {
             function: function.into(),
             heap_size: 64 << 20,
-            count_fuel: false,
+            ..HostOptions::default()
         };
         let mut host = FluentBitHost::from_file(&raw::module_path(), &host_options).unwrap();
         let mut native = Transformer::new();

@@ -48,7 +48,7 @@ fn memory_stays_flat_over_two_million_mixed_calls() {
         let options = HostOptions {
             function: function.into(),
             heap_size,
-            count_fuel: false,
+            ..HostOptions::default()
         };
         FluentBitHost::from_file(&raw::module_path(), &options).unwrap()
     })

@@ -33,7 +33,7 @@ fn host(function: &str, heap_size: u64) -> FluentBitHost {
     let options = HostOptions {
         function: function.to_owned(),
         heap_size,
-        count_fuel: false,
+        ..HostOptions::default()
     };
     FluentBitHost::from_file(&module_path(), &options).unwrap_or_else(|e| panic!("{e}"))
 }
