@@ -16,6 +16,10 @@ pub(crate) const RECORD_MAX_DEPTH: usize = 512;
 /// The keys that may hold the line, in order of preference.
 pub(crate) const LINE_KEYS: [&[u8]; 3] = [b"log", b"message", b"MESSAGE"];
 
+/// How a Docker json-file record starts: its first key is `log` (the
+/// preferred line key, [`LINE_KEYS`]`[0]`) and holds a string.
+const DOCKER_START: &[u8] = b"{\"log\":\"";
+
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Field {
     /// The key's content, between its quotes.
@@ -80,6 +84,16 @@ fn scan_fields(
             Some(pos) => pos,
             None => return Ok(Scan::Complete),
         },
+        // A Docker record from Fluent Bit starts this way: the line is its
+        // first field, found without a scan.
+        From::Start if stop_at_line && record.starts_with(DOCKER_START) => {
+            return Ok(Scan::AtLine {
+                key: (2, 5),
+                plain_key: true,
+                value: DOCKER_START.len() - 1,
+                rank: 0,
+            });
+        }
         From::Start => {
             let pos = skip_ws(record, 0);
             if at(record, pos) != Some(b'{') {
