@@ -42,7 +42,10 @@ pub fn is_string_special(b: u8) -> bool {
 
 #[inline(always)]
 fn string_special_lanes(w: u64) -> u64 {
-    (lanes_eq(w, b'"') | lanes_eq(w, b'\\') | lanes_below(w, 0x20) | w) & HI
+    // `^ 0x02` maps `"` (0x22) to 0x20 and keeps 0x00..=0x1F below 0x20,
+    // while nothing else lands below 0x21: one test finds both `"` and the
+    // control characters. `| w` flags the non-ASCII bytes.
+    (lanes_below(w ^ (LO * 0x02), 0x21) | lanes_eq(w, b'\\') | w) & HI
 }
 
 /// Index of the first byte of `s` for which [`is_string_special`] holds, or
@@ -75,9 +78,10 @@ pub fn find_string_delimiter(s: &[u8]) -> usize {
     let (words, rest) = s.as_chunks::<8>();
     for (i, word) in words.iter().enumerate() {
         let w = u64::from_le_bytes(*word);
+        // `"` and the control characters as in `string_special_lanes`;
         // `lanes_below` ignores lanes with the high bit set, which is right:
         // non-ASCII bytes are content here.
-        let mask = lanes_eq(w, b'"') | lanes_eq(w, b'\\') | lanes_below(w, 0x20);
+        let mask = lanes_below(w ^ (LO * 0x02), 0x21) | lanes_eq(w, b'\\');
         if mask != 0 {
             return i * 8 + lowest_lane(mask);
         }
