@@ -15,15 +15,27 @@
 //! the one [`Transformer`] of this instance and is reused by the next call,
 //! so nothing leaks and nothing dangles.
 
-use std::sync::Mutex;
+use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::{Options, Outcome, Profile, Transformer};
 
-/// The instance's transformer. `Mutex::new` and `Transformer::new` are
-/// `const`: instantiating the module runs no code and allocates nothing.
-/// (wasm32-unknown-unknown has no threads, so the lock never waits.)
-static TRANSFORMER: Mutex<Transformer> = Mutex::new(Transformer::new());
+// The cell below relies on the module having one thread.
+#[cfg(target_feature = "atomics")]
+compile_error!("the Fluent Bit module is single-threaded: build it without the `atomics` feature");
+
+/// The instance's transformer. `Transformer::new` is `const`: instantiating
+/// the module runs no code and allocates nothing. A cell rather than a
+/// `Mutex`: there is one thread, and a lock would only add a poisoning
+/// check, a panic path and instructions to every call.
+static TRANSFORMER: Instance = Instance(UnsafeCell::new(Transformer::new()));
+
+struct Instance(UnsafeCell<Transformer>);
+
+// SAFETY: wasm32-unknown-unknown without the `atomics` feature (refused
+// above) has no threads: all of the module's code runs on the one thread
+// that calls its exports, so the cell is never shared across threads.
+unsafe impl Sync for Instance {}
 
 /// The outcome of the last call, for hosts that count (see
 /// [`twingate_last_outcome`]).
@@ -74,9 +86,11 @@ pub extern "C" fn twingate_last_outcome() -> u32 {
 /// Not inlined: one copy of the transform serves every export.
 #[inline(never)]
 fn filter(tag_ptr: u32, tag_len: u32, record_ptr: u32, record_len: u32, options: Options) -> u32 {
-    let mut transformer = TRANSFORMER
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // SAFETY: one thread (see `Instance`), and this is the only place that
+    // touches the transformer: the reference lives until this call returns,
+    // and nothing in the call re-enters an export (the module has no
+    // imports, so control cannot reach the host and come back).
+    let transformer = unsafe { &mut *TRANSFORMER.0.get() };
     let tag = host_bytes(tag_ptr, tag_len);
     let outcome = match host_bytes(record_ptr, record_len) {
         Some(record) => transformer.transform_record(record, options),

@@ -166,6 +166,43 @@ fn scan_fields(
     }
 }
 
+/// The fields after the line in their usual form: `,"key":"value"` with
+/// plain keys and plain string values (ASCII, no escapes), no whitespace,
+/// and the record's `}` as its last byte. Pushes each field as [`scan`]
+/// would; `None` as soon as anything differs (some fields may have been
+/// pushed): the caller truncates them and scans the general way.
+pub(crate) fn plain_string_fields(
+    record: &[u8],
+    mut pos: usize,
+    fields: &mut Vec<Field>,
+) -> Option<()> {
+    loop {
+        match (record.get(pos)?, record.get(pos + 1)) {
+            (b'}', None) => return Some(()),
+            (b',', Some(b'"')) => {}
+            _ => return None,
+        }
+        let key_start = pos + 2;
+        let key_end = key_start + find_string_special(record.get(key_start..)?);
+        if record.get(key_end..key_end + 3)? != b"\":\"" {
+            return None;
+        }
+        let value = key_end + 2;
+        let value_end = value + 1 + find_string_special(record.get(value + 1..)?);
+        if record.get(value_end) != Some(&b'"') {
+            return None;
+        }
+        pos = value_end + 1;
+        fields.push(Field {
+            key: (key_start, key_end),
+            plain_key: true,
+            value: (value, pos),
+            is_string: true,
+            needs_repair: false,
+        });
+    }
+}
+
 /// Reads the string value at `value` (its opening quote) of the field with
 /// key `key`.
 pub(crate) fn string_field(

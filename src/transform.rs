@@ -289,14 +289,20 @@ impl Transformer {
             is_string: true,
             needs_repair: check.repaired,
         });
-        let rest = From::AfterValue(close);
-        record::scan(record, rest, &mut self.fields, false, &mut self.key).ok()?;
-        // A better line key further on (`log` after `MESSAGE`) holds the line.
-        let tail = before + 1..self.fields.len();
-        for field in self.fields.get(tail)?.iter().filter(|f| f.is_string) {
-            let key = canonical_key(record, field, &mut self.key);
-            if line_key_rank(key).is_some_and(|rank| rank < line.rank) {
-                return None;
+        let tail = before + 1;
+        if record::plain_string_fields(record, close, &mut self.fields).is_none() {
+            self.fields.truncate(tail);
+            let rest = From::AfterValue(close);
+            record::scan(record, rest, &mut self.fields, false, &mut self.key).ok()?;
+        }
+        // A better line key further on (`log` after `MESSAGE`) holds the
+        // line; nothing outranks `log`.
+        if line.rank > 0 {
+            for field in self.fields.get(tail..)?.iter().filter(|f| f.is_string) {
+                let key = canonical_key(record, field, &mut self.key);
+                if line_key_rank(key).is_some_and(|rank| rank < line.rank) {
+                    return None;
+                }
             }
         }
         // The record's fields go before the payload's, wherever they were.
