@@ -41,9 +41,9 @@ impl Flattener {
         }
     }
 
-    /// Flattens the payload object starting at `start` of `text` into
-    /// `out`; returns the position after it.
-    pub(crate) fn payload<T: Text>(
+    /// Flattens the payload object starting at `start` of `text` (the
+    /// decoded line) into `out`; returns the position after it.
+    pub(crate) fn payload(
         &mut self,
         text: &[u8],
         start: usize,
@@ -60,17 +60,36 @@ impl Flattener {
             key,
             location,
         } = self;
-        if T::QUOTED {
-            let mark = out.mark();
-            if let Some(end) = quoted_object(text, start, prefix, key, out, location) {
-                return Ok(end);
-            }
-            // Something unusual: start again on the general path, which
-            // gives the same fields or the exact error.
-            out.rollback(mark);
-            prefix.clear();
+        object::<Plain>(text, start, prefix, key, out, Some(location))
+    }
+
+    /// The fast path: the payload object at `start` flattened where it lies,
+    /// still escaped inside its record's string ([`Quoted`]); returns the
+    /// position after it. `None`, with nothing written, for anything
+    /// unusual and for every error: the caller then decodes the line and
+    /// takes [`Flattener::payload`], which gives the same fields or the
+    /// exact error.
+    pub(crate) fn payload_in_place(
+        &mut self,
+        record: &[u8],
+        start: usize,
+        out: &mut ObjectWriter,
+    ) -> Option<usize> {
+        if at(record, start) != Some(b'{') {
+            return None;
         }
-        object::<T>(text, start, prefix, key, out, Some(location))
+        self.prefix.clear();
+        let Flattener {
+            prefix,
+            key,
+            location,
+        } = self;
+        let mark = out.mark();
+        let end = quoted_object(record, start, prefix, key, out, location);
+        if end.is_none() {
+            out.rollback(mark);
+        }
+        end
     }
 }
 
@@ -199,8 +218,8 @@ fn object<T: Text>(
 /// Bit's interpreter pays for every instruction, so each token is decided
 /// from its first bytes and each string is found with one word-at-a-time
 /// scan. `None` on anything else, including every error: the caller rolls
-/// back and takes the general path ([`object`]), which gives the same
-/// fields or the exact error.
+/// back, decodes the line and takes the general path ([`object`] over
+/// [`Plain`] text), which gives the same fields or the exact error.
 fn quoted_object(
     src: &[u8],
     start: usize,
@@ -422,7 +441,7 @@ mod tests {
         let mut f = Flattener::new();
         let mut w = ObjectWriter::new();
         w.begin();
-        let end = f.payload::<Plain>(payload.as_bytes(), 0, &mut w)?;
+        let end = f.payload(payload.as_bytes(), 0, &mut w)?;
         assert_eq!(end, payload.len(), "consumed all of {payload}");
         w.finish();
         Ok(String::from_utf8(w.text().to_vec()).unwrap())
@@ -605,17 +624,21 @@ mod tests {
     }
 
     /// The payload as it sits escaped inside a record's string, flattened
-    /// in place (the fast path, or the general one after it gives up).
-    fn flat_quoted(payload: &str) -> Result<String, Error> {
+    /// in place; `None` where the fast path leaves it to the general one.
+    fn flat_quoted(payload: &str) -> Option<String> {
         let escaped = serde_json::to_string(payload).unwrap();
         let inner = &escaped[1..escaped.len() - 1];
         let mut f = Flattener::new();
         let mut w = ObjectWriter::new();
         w.begin();
-        let end = f.payload::<Quoted>(inner.as_bytes(), 0, &mut w)?;
+        let end = f.payload_in_place(inner.as_bytes(), 0, &mut w);
+        let Some(end) = end else {
+            assert!(w.text().is_empty(), "nothing written: {:?}", w.text());
+            return None;
+        };
         assert_eq!(end, inner.len(), "consumed all of {inner}");
         w.finish();
-        Ok(String::from_utf8(w.text().to_vec()).unwrap())
+        Some(String::from_utf8(w.text().to_vec()).unwrap())
     }
 
     #[test]
@@ -624,24 +647,31 @@ mod tests {
             r#"{"connection":{"client_ip":"1.2.3.4","resource_port":443,"rx":0,"tx":-5},"event_type":"x"}"#,
             r#"{"a":{},"b":{"c":{}},"n":1.5e3,"z":0,"t":true,"f":false,"u":null}"#,
             r#"{"relays":[{"ip":"1.1.1.1","name":"https:\/\/r","port":30000}],"e":[]}"#,
-            r#"{"name":"B\u00fcro \"core\" \/x","k\u00e9y":1,"tz":"Europe/London"}"#,
+            r#"{"name":"B\u00fcro \"core\" \/x","tz":"Europe/London"}"#,
             r#"{"location":"{\"geoip\":{\"city\":\"K\u00f6ln\",\"lat\":47.6}}","x":1}"#,
             r#"{"event_type":"a","event_type":"b","a.b":1,"a":{"b":2}}"#,
-            "{ \"spaced\" : { \"out\" :1 } ,\"n\": 12 }",
             r#"{"big":123456789012345678901234567890,"neg":-0.5,"exp":1E+2}"#,
         ] {
-            assert_eq!(flat_quoted(payload), flat(payload), "{payload}");
+            assert_eq!(
+                flat_quoted(payload),
+                Some(flat(payload).unwrap()),
+                "{payload}"
+            );
         }
         let deep = |depth: usize| "{\"a\":".repeat(depth - 1) + "{}" + &"}".repeat(depth - 1);
-        assert!(flat_quoted(&deep(64)).is_ok());
-        assert_eq!(
-            flat_quoted(&deep(65)).unwrap_err().kind(),
-            ErrorKind::TooDeep(64)
-        );
+        assert_eq!(flat_quoted(&deep(64)), Some(flat(&deep(64)).unwrap()));
+        // Unusual shapes are left to the general path, with nothing written.
+        for payload in [
+            "{ \"spaced\" : { \"out\" :1 } ,\"n\": 12 }",
+            r#"{"k\u00e9y":1}"#,
+            &deep(65),
+        ] {
+            assert_eq!(flat_quoted(payload), None, "{payload}");
+        }
     }
 
-    /// A broken payload fails in place too; the transformer then decodes
-    /// the line and reads it plainly for the exact error.
+    /// A broken payload is left to the general path too; the transformer
+    /// then decodes the line and reads it plainly for the exact error.
     #[test]
     fn in_place_payloads_fail_where_decoded_ones_fail() {
         for payload in [
@@ -656,7 +686,7 @@ mod tests {
             "{\"a\":\"tab\there\"}",
         ] {
             assert!(flat(payload).is_err(), "{payload}");
-            assert!(flat_quoted(payload).is_err(), "{payload}");
+            assert_eq!(flat_quoted(payload), None, "{payload}");
         }
     }
 
@@ -665,6 +695,6 @@ mod tests {
         let mut f = Flattener::new();
         let mut w = ObjectWriter::new();
         w.begin();
-        assert_eq!(f.payload::<Plain>(br#"{"a":1} {"b":2}"#, 0, &mut w), Ok(7));
+        assert_eq!(f.payload(br#"{"a":1} {"b":2}"#, 0, &mut w), Ok(7));
     }
 }

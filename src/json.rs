@@ -86,8 +86,6 @@ pub(crate) enum Strings {
 /// `\\`, `\/`, non-ASCII `\uXXXX`, whitespace escapes) and fails on
 /// anything else, after which the caller decodes and parses [`Plain`]ly.
 pub(crate) trait Text {
-    /// The text is [`Quoted`]: flattening tries its fast path first.
-    const QUOTED: bool = false;
     fn skip_ws(src: &[u8], pos: usize) -> usize;
     /// If a string opens at `pos`, where its content starts.
     fn open_quote(src: &[u8], pos: usize) -> Option<usize>;
@@ -122,7 +120,6 @@ impl Text for Plain {
 pub(crate) struct Quoted;
 
 impl Text for Quoted {
-    const QUOTED: bool = true;
     #[inline(always)]
     fn skip_ws(src: &[u8], mut pos: usize) -> usize {
         // Usually nothing to skip: one load decides.

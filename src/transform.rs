@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use crate::error::Error;
 use crate::flatten::Flattener;
-use crate::json::{Plain, Quoted, Strings, Validate, copy_value, encode_text, string};
+use crate::json::{Plain, Strings, Validate, copy_value, encode_text, string};
 use crate::object::ObjectWriter;
 use crate::profile::{Extras, Profiler, Schema};
 use crate::recognize::{Analytics, clearly_not_analytics, recognize, strip_line_end};
@@ -271,8 +271,7 @@ impl Transformer {
         self.out.begin();
         let end = self
             .flattener
-            .payload::<Quoted>(record, body, &mut self.out)
-            .ok()?;
+            .payload_in_place(record, body, &mut self.out)?;
         // The rest of the line, up to the record string's closing quote:
         // usually just the line end.
         let mut check = Validate::default();
@@ -348,7 +347,7 @@ impl Transformer {
             None => &mut self.out,
             Some(_) => &mut self.profiler.payload,
         };
-        let end = match self.flattener.payload::<Plain>(content, body, payload) {
+        let end = match self.flattener.payload(content, body, payload) {
             Ok(end) => end,
             Err(error) => return self.broken_event(source, error, line.len()),
         };
