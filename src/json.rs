@@ -682,7 +682,7 @@ fn object_key<S: Sink, T: Text>(
 /// opening `"` (the byte before `content`, in both texts) and the plain run
 /// after it are copied in one piece.
 #[inline(always)]
-fn quoted_string<S: Sink, T: Text>(
+pub(crate) fn quoted_string<S: Sink, T: Text>(
     src: &[u8],
     content: usize,
     out: &mut S,
