@@ -14,8 +14,8 @@
 
 use crate::error::{Error, ErrorKind, Expected, MAX_DEPTH};
 use crate::json::{
-    self, Plain, Quoted, Strings, Text, at, copy_value, encode_text, literal, number, skip_ws,
-    unexpected,
+    self, ESCAPED_QUOTE, Plain, Quoted, Strings, Text, at, copy_value, encode_text, literal,
+    number, skip_ws, unexpected, word_at,
 };
 use crate::object::ObjectWriter;
 use crate::scan::{digit_run, find_string_special};
@@ -436,30 +436,8 @@ fn quoted_scalar(src: &[u8], pos: usize, out: &mut Vec<u8>) -> Option<usize> {
     Some(end)
 }
 
-/// `\"` as the low bytes of a [`word_at`].
-const ESCAPED_QUOTE: u64 = u16::from_le_bytes(*b"\\\"") as u64;
 /// `,\"`: a value's end followed by the next key's opening quote.
 const NEXT_KEY: u64 = b',' as u64 | ESCAPED_QUOTE << 8;
-
-/// The eight bytes at `pos` as a little-endian word (zeros past the end):
-/// several token bytes checked with one load, which costs Fluent Bit's
-/// interpreter less than one bounds-checked read per byte.
-#[inline(always)]
-fn word_at(src: &[u8], pos: usize) -> u64 {
-    match src.get(pos..).and_then(<[u8]>::first_chunk::<8>) {
-        Some(word) => u64::from_le_bytes(*word),
-        None => word_at_end(src, pos),
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn word_at_end(src: &[u8], pos: usize) -> u64 {
-    let tail = src.get(pos..).unwrap_or_default();
-    tail.iter()
-        .rev()
-        .fold(0, |word, &b| word << 8 | u64::from(b))
-}
 
 /// The top-level `location` (its string content starts at `content`): a
 /// string that holds a JSON object is flattened under `location.`; anything

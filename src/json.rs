@@ -117,6 +117,29 @@ impl Text for Plain {
     }
 }
 
+/// `\"` as the low bytes of a [`word_at`]: a quote in [`Quoted`] text.
+pub(crate) const ESCAPED_QUOTE: u64 = u16::from_le_bytes(*b"\\\"") as u64;
+
+/// The eight bytes at `pos` as a little-endian word (zeros past the end):
+/// several token bytes checked with one load, which costs Fluent Bit's
+/// interpreter less than one bounds-checked read per byte.
+#[inline(always)]
+pub(crate) fn word_at(src: &[u8], pos: usize) -> u64 {
+    match src.get(pos..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(word) => u64::from_le_bytes(*word),
+        None => word_at_end(src, pos),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn word_at_end(src: &[u8], pos: usize) -> u64 {
+    let tail = src.get(pos..).unwrap_or_default();
+    tail.iter()
+        .rev()
+        .fold(0, |word, &b| word << 8 | u64::from(b))
+}
+
 pub(crate) struct Quoted;
 
 impl Text for Quoted {
