@@ -55,12 +55,8 @@ impl Flattener {
             None => return Err(Error::new(ErrorKind::NoPayload, start)),
         }
         self.prefix.clear();
-        let Flattener {
-            prefix,
-            key,
-            location,
-        } = self;
-        object::<Plain>(text, start, prefix, key, out, Some(location))
+        let location = Some(&mut self.location);
+        object::<Plain>(text, start, &mut self.prefix, &mut self.key, out, location)
     }
 
     /// The fast path: the payload object at `start` flattened where it lies,
@@ -79,12 +75,8 @@ impl Flattener {
             return None;
         }
         self.prefix.clear();
-        let Flattener {
-            prefix,
-            key,
-            location,
-        } = self;
         let mark = out.mark();
+        let (prefix, key, location) = (&mut self.prefix, &mut self.key, &mut self.location);
         let end = quoted_object(record, start, prefix, key, out, location);
         if end.is_none() {
             out.rollback(mark);
