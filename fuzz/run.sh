@@ -2,7 +2,8 @@
 # Runs every fuzz target for a while (default 20 s each), from the seeds in
 # fuzz/corpus/<target>/; what libFuzzer learns goes to fuzz/corpus-run/
 # (ignored by git). A finding stops the run with a non-zero status, prints
-# the panic and leaves the input in fuzz/artifacts/<target>/.
+# the panic and leaves the input in fuzz/artifacts/<target>/. Mutations use
+# the tokens of fuzz/dict/twingate.dict.
 #
 # Each log line is prefixed with the seconds since the target started, so the
 # plateau can be read off: the summary line gives the coverage (`cov`) at
@@ -41,7 +42,8 @@ for target in "${targets[@]}"; do
   mkdir -p "corpus-run/$target"
   log="corpus-run/$target.log"
   cargo +nightly fuzz run -O "$target" "corpus-run/$target" "corpus/$target" -- \
-    -max_total_time="$seconds" -max_len=16384 -timeout=10 -print_final_stats=1 2>&1 | stamp >"$log"
+    -max_total_time="$seconds" -max_len=16384 -timeout=10 -print_final_stats=1 \
+    -dict=dict/twingate.dict 2>&1 | stamp >"$log"
   status=${PIPESTATUS[0]}
   done_line=$(grep -E '^[0-9]+ #[0-9]+[[:space:]]+DONE' "$log" | tail -1 | cut -d' ' -f2-)
   echo "fuzz $target: ${done_line:-no DONE line} (status $status)"
