@@ -234,14 +234,8 @@ fn quoted_object(
     loop {
         // `\"key\":`, and the value's first two bytes: each boundary is
         // checked with one 8-byte load.
-        let key_start = pos + 2;
-        let key_end = key_start + find_string_special(src.get(key_start..)?);
-        let after_key = word_at(src, key_end);
-        if after_key & 0xFF_FFFF != ESCAPED_QUOTE | u64::from(b':') << 16 {
-            return None;
-        }
-        let key = src.get(key_start..key_end)?;
-        pos = key_end + 3;
+        let (key, value, after_key) = quoted_key(src, pos)?;
+        pos = value;
 
         // Its value, told by its first byte.
         match (after_key >> 24) as u8 {
@@ -377,15 +371,11 @@ fn quoted_array(src: &[u8], mut pos: usize, out: &mut Vec<u8>, depth: usize) -> 
                 if word_at(src, pos) & 0xFFFF != ESCAPED_QUOTE {
                     return None;
                 }
-                let key_start = pos + 2;
-                let key_end = key_start + find_string_special(src.get(key_start..)?);
-                if word_at(src, key_end) & 0xFF_FFFF != ESCAPED_QUOTE | (b':' as u64) << 16 {
-                    return None;
-                }
+                let (key, value, _) = quoted_key(src, pos)?;
                 out.push(b'"');
-                out.extend_from_slice(src.get(key_start..key_end)?);
+                out.extend_from_slice(key);
                 out.extend_from_slice(b"\":");
-                pos = quoted_scalar(src, key_end + 3, out)?;
+                pos = quoted_scalar(src, value, out)?;
                 match at(src, pos)? {
                     b',' => out.push(b','),
                     b'}' => {
@@ -428,6 +418,23 @@ fn quoted_scalar(src: &[u8], pos: usize, out: &mut Vec<u8>) -> Option<usize> {
     Some(end)
 }
 
+/// The plain key whose `\"` is at `pos` (checked by the caller), where its
+/// value starts, and the word at its closing `\"`, which must be followed
+/// by `:` (the word's bytes 3 and 4 are the value's first two). `None` for
+/// a key with escapes or non-ASCII bytes, or no `:`.
+#[inline(always)]
+fn quoted_key(src: &[u8], pos: usize) -> Option<(&[u8], usize, u64)> {
+    let key_start = pos + 2;
+    let key_end = key_start + find_string_special(src.get(key_start..)?);
+    let after_key = word_at(src, key_end);
+    if after_key & 0xFF_FFFF != KEY_END {
+        return None;
+    }
+    Some((src.get(key_start..key_end)?, key_end + 3, after_key))
+}
+
+/// `\":`: a key's end in [`Quoted`] text.
+const KEY_END: u64 = ESCAPED_QUOTE | (b':' as u64) << 16;
 /// `,\"`: a value's end followed by the next key's opening quote.
 const NEXT_KEY: u64 = b',' as u64 | ESCAPED_QUOTE << 8;
 
