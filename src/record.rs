@@ -328,6 +328,46 @@ mod tests {
         Some(String::from_utf8(key.to_vec()).unwrap())
     }
 
+    /// The short scan of the fields after the line reads what the general
+    /// scan reads, or gives up.
+    #[test]
+    fn plain_string_fields_read_like_the_scan_or_give_up() {
+        for (rest, plain) in [
+            (r#","stream":"stdout","time":"2026-11-24T12:00:00Z"}"#, true),
+            ("}", true),
+            (r#","a":"x","a":"y"}"#, true),
+            (r#","":""}"#, true),
+            (r#","n":1}"#, false),
+            (r#","s":"t\"q"}"#, false),
+            (r#","s":"ü"}"#, false),
+            (r#","k\u00e9":"x"}"#, false),
+            (r#", "s":"x"}"#, false),
+            (r#","s" :"x"}"#, false),
+            (r#","s":"x"} "#, false),
+            (r#","s":"x""#, false),
+            ("", false),
+        ] {
+            let record = format!(r#"{{"log":"x"{rest}"#);
+            let after_line = 10;
+            let mut short = Vec::new();
+            let read = plain_string_fields(record.as_bytes(), after_line, &mut short);
+            assert_eq!(read.is_some(), plain, "{record}");
+            if plain {
+                let mut general = Vec::new();
+                let from = From::AfterValue(after_line);
+                let scanned = scan(
+                    record.as_bytes(),
+                    from,
+                    &mut general,
+                    false,
+                    &mut Vec::new(),
+                );
+                assert_eq!(scanned, Ok(Scan::Complete), "{record}");
+                assert_eq!(format!("{short:?}"), format!("{general:?}"), "{record}");
+            }
+        }
+    }
+
     #[test]
     fn a_scan_can_stop_at_the_first_log_and_resume() {
         let r = br#"{"time":"t","log":"x","stream":"s","bad":}"#;
