@@ -1,6 +1,6 @@
 //! Elastic Common Schema 9.x (field definitions: the `@elastic/ecs` 9.4.0
 //! package), as nested objects the way Elastic's shippers write them. The
-//! table, with the reasons, is in the README ("Profiles").
+//! table, with the reasons, is in docs/profiles.md.
 
 use super::{Activity, Fields, Ip, Known, LONG_MAX, MAX_EPOCH_MS, Tree, push_rfc3339};
 

@@ -1,7 +1,7 @@
 //! OCSF 1.8.0 Network Activity (class_uid 4001), with the `host` (for
 //! `actor`) and `network_proxy` (for `proxy_endpoint`) profiles. Definitions:
 //! the OCSF 1.8.0 schema export (as shipped by the `ocsf-json-schema` PyPI
-//! package). The table, with the reasons, is in the README ("Profiles").
+//! package). The table, with the reasons, is in docs/profiles.md.
 
 use super::{Activity, Fields, Known, LONG_MAX, Tree};
 
@@ -127,7 +127,7 @@ pub(crate) fn map(f: &mut Fields<'_>, t: &mut Tree) {
             t.uint(b"connection_info.protocol_num", number);
         }
     }
-    // rx/tx: believed counted at the client (see the README).
+    // rx/tx: believed counted at the client (see docs/profiles.md).
     let rx = f.uint_to(Rx, LONG_MAX, t, b"traffic.bytes_in");
     let tx = f.uint_to(Tx, LONG_MAX, t, b"traffic.bytes_out");
     if let (Some(rx), Some(tx)) = (rx, tx)
