@@ -31,6 +31,15 @@ pub const VECTOR: RealHost = RealHost {
     command: "vector",
 };
 
+/// Fluent Bit's AOT compiler (`flb-wamrc`, WAMR's `wamrc` as Fluent Bit
+/// builds it); when `FLB_WAMRC` is unset, it is also looked for beside the
+/// Fluent Bit binary (see [`RealHost::find_beside`]).
+pub const FLB_WAMRC: RealHost = RealHost {
+    name: "flb-wamrc",
+    env: "FLB_WAMRC",
+    command: "flb-wamrc",
+};
+
 /// The variable that turns a missing host into a failure.
 pub const REQUIRE: &str = "TWINGATE_REQUIRE_REAL_HOSTS";
 
@@ -64,6 +73,22 @@ impl RealHost {
             "the real {} suite was SKIPPED: no {} binary (set {}=/path/to/{} or put `{}` on PATH to run it)",
             self.name, self.name, self.env, self.command, self.command
         ))
+    }
+}
+
+impl RealHost {
+    /// [`RealHost::find`], but first trying the file `command` in the
+    /// directory of `other` (flb-wamrc ships beside fluent-bit).
+    pub fn find_beside(&self, other: &Path) -> Result<PathBuf, String> {
+        if std::env::var_os(self.env).is_none_or(|p| p.is_empty())
+            && let Some(path) = other
+                .parent()
+                .map(|dir| dir.join(self.command))
+                .filter(|p| is_executable(p))
+        {
+            return Ok(path);
+        }
+        self.find()
     }
 }
 
