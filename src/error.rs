@@ -4,7 +4,8 @@
 //! (what went wrong, where, and how to fix it when a fix is known) is only
 //! rendered when an error record is written.
 
-use std::fmt;
+use alloc::vec::Vec;
+use core::fmt;
 
 /// The largest nesting accepted in a payload (the payload itself is level 1).
 pub const MAX_DEPTH: usize = 64;
@@ -284,11 +285,11 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = Vec::new();
         self.write_message(0, &mut out);
-        f.write_str(&String::from_utf8_lossy(&out))
+        f.write_str(&alloc::string::String::from_utf8_lossy(&out))
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 /// Message text without `core::fmt` (which would add kilobytes to the
 /// module); everything it writes is ASCII or comes from a `&str`.

@@ -16,10 +16,12 @@
 //! 3. [`Tree::write`] sorts the leaves by path and writes nested objects,
 //!    one output field per top-level name.
 
+use alloc::vec::Vec;
+
 mod ecs;
 mod ocsf;
 
-use std::cmp::Ordering;
+use core::cmp::Ordering;
 
 use crate::error::PATH_MAX_SEGMENTS;
 use crate::object::ObjectWriter;
@@ -711,7 +713,7 @@ fn sort_leaves(
             }
             start = end;
         }
-        std::mem::swap(leaves, spare);
+        core::mem::swap(leaves, spare);
         width *= 2;
     }
 }
