@@ -188,9 +188,7 @@ pub fn tail_tag(pattern: &str, file: &Path) -> String {
 pub fn wasm_filter(config: &Config) -> Filter {
     let wasm = config.filter("wasm").expect("a wasm filter");
     let function = wasm.get("function_name").expect("function_name");
-    let heap = wasm
-        .get("wasm_heap_size")
-        .map_or(DEFAULT_HEAP, parse_size);
+    let heap = wasm.get("wasm_heap_size").map_or(DEFAULT_HEAP, parse_size);
     Filter::new(function, heap)
 }
 

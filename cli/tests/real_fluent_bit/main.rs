@@ -104,10 +104,25 @@ impl Suite {
     /// portable CPU (once; the first caller waits for it).
     pub fn aot(&self) -> Result<&Path, Verdict> {
         let wamrc = self.wamrc()?;
+        if !std::fs::read(&self.module).is_ok_and(|bytes| bytes.starts_with(b"\0asm")) {
+            return Err(Verdict::Skipped(format!(
+                "{} is not a .wasm module to compile ahead of time",
+                self.module.display()
+            )));
+        }
         self.aot
             .get_or_init(|| {
                 let out = self.work.join("twingate_analytics.x86_64.aot");
-                aot::compile(wamrc, &self.module, "x86_64", &out).map(|()| out)
+                let start = Instant::now();
+                let compiled = aot::compile(wamrc, &self.module, "x86_64", &out);
+                if compiled.is_ok() {
+                    println!(
+                        "AOT module compiled by {} in {:.1} s; the examples run it too",
+                        wamrc.display(),
+                        start.elapsed().as_secs_f64()
+                    );
+                }
+                compiled.map(|()| out)
             })
             .as_deref()
             .map_err(|e| Verdict::fail(e.clone()))
@@ -234,7 +249,8 @@ fn main() {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(String, TestResult, f64)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        if filters.is_empty() || filters.iter().any(|f| "aot::examples".contains(f.as_str())) {
+        let needs_aot = |t: &Test| t.name.starts_with("examples::") || t.name.starts_with("aot::");
+        if tests.iter().any(needs_aot) {
             // Compile the AOT module while the first tests run.
             scope.spawn(|| {
                 let _ = suite.aot();

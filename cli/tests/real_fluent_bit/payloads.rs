@@ -15,7 +15,9 @@
 //! the depth bound.
 
 use serde_json::{Map, Value, json};
-use twingate_analytics::{Options, Outcome, Profile, Transformer};
+use twingate_analytics::{
+    ARRAY_MAX_DEPTH, OUTPUT_MAX_DEPTH, Options, Outcome, Profile, Transformer,
+};
 
 use crate::config::Config;
 use crate::examples::{Shape, connector_tag, corpus, wasm_filter};
@@ -25,10 +27,9 @@ use crate::run::Run;
 use crate::support::{Case, Expected, parse_output, repo_root};
 use crate::{Suite, TestResult, Verdict};
 
-/// No output record deeper (TEAM.md, decision 1).
-const OUTPUT_MAX_DEPTH: usize = 32;
-/// `flatten` output: the record, then arrays of at most 16 levels.
-const FLATTEN_MAX_DEPTH: usize = 17;
+/// `flatten` output: the record, then arrays of at most
+/// [`ARRAY_MAX_DEPTH`] levels.
+const FLATTEN_MAX_DEPTH: usize = 1 + ARRAY_MAX_DEPTH;
 
 /// One test line: the analytics payload, the outcome the contract gives it,
 /// the `flatten` fields when they are written here, and names that must not
