@@ -182,6 +182,7 @@ fn tests() -> Vec<Test> {
             payloads::test(suite, function)
         }));
     }
+    tests.push(test("payloads::numbers", payloads::numbers));
     tests.push(test("hostile::heap_boundary", hostile::heap_boundary));
     tests.push(test(
         "aot::damaged_or_foreign_files_fail_at_load",

@@ -290,3 +290,87 @@ pub fn test(suite: &Suite, function: &'static str) -> TestResult {
     suite.clean(&done.root);
     Ok(())
 }
+
+/// What Fluent Bit's JSON → MessagePack → JSON round trip does to the
+/// numbers the module copies with their original text (`flatten`): the
+/// payload value, and the text Fluent Bit writes for it.
+const NUMBERS: [(&str, &str); 12] = [
+    // Integers that fit 64 bits stay.
+    ("9223372036854775808", "9223372036854775808"),
+    ("18446744073709551615", "18446744073709551615"),
+    // Beyond 64 bits: a double, 16 significant digits.
+    ("18446744073709551616", "1.844674407370955e+19"),
+    ("-9223372036854775809", "-9223372036854775808.0"),
+    // -0 is the integer 0; -0.0 a double.
+    ("-0", "0"),
+    ("-0.0", "-0.0"),
+    // Doubles: 16 significant digits (%.16g), integral ones with ".0".
+    ("0.30000000000000004", "0.3"),
+    ("1.0", "1.0"),
+    ("1e2", "100.0"),
+    ("1.5e300", "1.5e+300"),
+    ("0.1", "0.1"),
+    // Below the smallest double: 0.
+    ("1e-400", "0.0"),
+];
+
+/// The host's number conversions, measured: each payload number of
+/// [`NUMBERS`] comes out of `twingate_flatten` in Fluent Bit as the table
+/// says. The module writes each one unchanged, and so do the twin host and
+/// the CLI: they do not convert.
+pub fn numbers(suite: &Suite) -> TestResult {
+    let config = Config::load(&repo_root().join("examples/fluent-bit/docker.conf"));
+    let filter = wasm_filter(&config);
+    let run = Run::new(suite, "payloads.numbers", config, &suite.module);
+    let cases: Vec<Case> = NUMBERS
+        .iter()
+        .enumerate()
+        .map(|(i, (number, _))| {
+            let payload = format!("{{\"v\":{number},\"s\":\"{number}\"}}");
+            let mut fields = Map::new();
+            fields.insert("s".into(), Value::from(*number));
+            Case {
+                shape: "docker",
+                line_no: i + 1,
+                record: Value::Object(docker_record(&payload)).to_string(),
+                line: None,
+                line_key: "log",
+                expected: Expected::Event(fields),
+            }
+        })
+        .collect();
+    let source = layout::docker(&run.root, &cases);
+    let tag = connector_tag(&run.config, Shape::Docker, &run.root);
+    let (wants, dropped) = wanted(&source.cases, &filter, &tag);
+    let tally = Tally::of(&wants, dropped);
+    let done = run.go(&source, tally.written()).map_err(Verdict::fail)?;
+    let written = &done.outputs[0];
+    let mut failures = check_counters(
+        &done.metrics,
+        &tally,
+        source.neighbour_records,
+        written.len(),
+        1,
+    );
+    failures.extend(done.logged_problems("payloads.numbers"));
+    for ((number, want), line) in NUMBERS.iter().zip(written) {
+        let got = line
+            .split_once("\"v\":")
+            .and_then(|(_, rest)| rest.split_once(",\"s\":"))
+            .map(|(value, _)| value);
+        if got != Some(*want) {
+            failures.push(format!(
+                "{number} came out as {got:?}, expected {want}: {line}"
+            ));
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Verdict::fail(format!(
+            "payloads.numbers (work files in {}):\n{}",
+            done.root.display(),
+            failures.join("\n")
+        )));
+    }
+    suite.clean(&done.root);
+    Ok(())
+}
