@@ -263,17 +263,7 @@ fn run_example(
     if failures.is_empty() {
         Ok(done)
     } else {
-        Err(format!(
-            "{name}: {} problems (work files in {}):\n{}",
-            failures.len(),
-            done.root.display(),
-            failures
-                .iter()
-                .take(15)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n")
-        ))
+        Err(done.describe(&name, &failures))
     }
 }
 

@@ -84,20 +84,25 @@ pub struct Stopped {
     pub log: String,
 }
 
-/// Starts `binary -c config`, its output going to `log`, and waits until its
-/// HTTP server answers on `port` (by then every plugin is initialized).
-/// On failure, the error holds what Fluent Bit printed.
-pub fn start(binary: &Path, config: &Path, port: u16, log: &Path) -> Result<Running, String> {
+/// `binary -c config`, what it prints going to `log`.
+fn spawn(binary: &Path, config: &Path, log: &Path) -> Result<Child, String> {
     let out = File::create(log).map_err(|e| format!("create {}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
-    let child = Command::new(binary)
+    Command::new(binary)
         .arg("-c")
         .arg(config)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
         .spawn()
-        .map_err(|e| format!("start {}: {e}", binary.display()))?;
+        .map_err(|e| format!("start {}: {e}", binary.display()))
+}
+
+/// Starts `binary -c config`, its output going to `log`, and waits until its
+/// HTTP server answers on `port` (by then every plugin is initialized).
+/// On failure, the error holds what Fluent Bit printed.
+pub fn start(binary: &Path, config: &Path, port: u16, log: &Path) -> Result<Running, String> {
+    let child = spawn(binary, config, log)?;
     let mut running = Running {
         child: Some(child),
         port,
@@ -239,16 +244,7 @@ impl Drop for Running {
 /// Runs Fluent Bit on a config that must fail at start; returns its exit
 /// status and what it printed, or `Err` if it kept running.
 pub fn run_expecting_failure(binary: &Path, config: &Path, log: &Path) -> Result<Stopped, String> {
-    let out = File::create(log).map_err(|e| e.to_string())?;
-    let err = out.try_clone().map_err(|e| e.to_string())?;
-    let mut child = Command::new(binary)
-        .arg("-c")
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| format!("start {}: {e}", binary.display()))?;
+    let mut child = spawn(binary, config, log)?;
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {

@@ -13,12 +13,10 @@ use std::sync::OnceLock;
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
-use crate::examples::{Shape, connector_tag, corpus};
-use crate::expect::{
-    DEFAULT_HEAP, Tally, Want, check_counters, compare, fits, fluent_bit_json, wanted,
-};
+use crate::examples::{Shape, corpus};
+use crate::expect::{DEFAULT_HEAP, Want, fits, fluent_bit_json};
 use crate::layout;
-use crate::run::Run;
+use crate::run::DockerRun;
 use crate::support::{Case, Expected, cases_in, repo_root};
 use crate::{Suite, TestResult, Verdict};
 
@@ -105,9 +103,8 @@ pub fn test(suite: &Suite, function: &'static str, heap: u64) -> TestResult {
 }
 
 /// Runs docker.conf (as given) on the cases `make_cases` gives for the
-/// connector's tag, laid out as a Docker host, and checks every record and
-/// counter; `sanity` checks the wanted records first (that the run tests
-/// what it means to).
+/// connector's tag and checks every record and counter; `sanity` checks the
+/// wanted records (that the run tests what it means to).
 fn run_docker(
     suite: &Suite,
     name: &str,
@@ -115,39 +112,9 @@ fn run_docker(
     make_cases: impl FnOnce(&str) -> Vec<Case>,
     sanity: impl Fn(&[Want]) -> Result<(), String>,
 ) -> TestResult {
-    let filter = crate::examples::wasm_filter(&config);
-    let run = Run::new(suite, name, config, &suite.module);
-    let tag = connector_tag(&run.config, Shape::Docker, &run.root);
-    let source = layout::docker(&run.root, &make_cases(&tag));
-    let (wants, dropped) = wanted(&source.cases, &filter, &tag);
-    sanity(&wants).map_err(|e| Verdict::fail(format!("{name}: {e}")))?;
-    let tally = Tally::of(&wants, dropped);
-    let done = run.go(&source, tally.written()).map_err(Verdict::fail)?;
-    let mut failures = compare(name, &done.outputs[0], &wants, &filter);
-    let written = done.outputs[0].len();
-    failures.extend(check_counters(
-        &done.metrics,
-        &tally,
-        source.neighbour_records,
-        written,
-        1,
-    ));
-    failures.extend(done.logged_problems(name));
-    if !failures.is_empty() {
-        return Err(Verdict::fail(format!(
-            "{name}: {} problems (work files in {}):\n{}",
-            failures.len(),
-            done.root.display(),
-            failures
-                .iter()
-                .take(15)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n")
-        )));
-    }
-    suite.clean(&done.root);
-    Ok(())
+    let run = DockerRun::go(suite, name, config, make_cases).map_err(Verdict::fail)?;
+    sanity(&run.wants).map_err(|e| Verdict::fail(format!("{name}: {e}")))?;
+    run.done.verdict(suite, name, &run.checks(name))
 }
 
 /// Records at the default heap's exact boundary for the connector's tag:

@@ -20,10 +20,8 @@ use twingate_analytics::{
 };
 
 use crate::config::Config;
-use crate::examples::{Shape, connector_tag, corpus, wasm_filter};
-use crate::expect::{Tally, check_counters, compare, wanted};
-use crate::layout;
-use crate::run::Run;
+use crate::examples::{Shape, corpus};
+use crate::run::DockerRun;
 use crate::support::{Case, Expected, parse_output, repo_root};
 use crate::{Suite, TestResult, Verdict};
 
@@ -222,26 +220,12 @@ fn key_paths(value: &Value) -> Vec<String> {
 pub fn test(suite: &Suite, function: &'static str) -> TestResult {
     let mut config = Config::load(&repo_root().join("examples/fluent-bit/docker.conf"));
     config.filter_mut("wasm").set("function_name", function);
-    let filter = wasm_filter(&config);
     let name = format!("payloads.{function}");
-    let run = Run::new(suite, &name, config, &suite.module);
     let cases = cases().map_err(Verdict::fail)?;
-    let source = layout::docker(&run.root, &cases);
-    let tag = connector_tag(&run.config, Shape::Docker, &run.root);
-    let (wants, dropped) = wanted(&source.cases, &filter, &tag);
-    let tally = Tally::of(&wants, dropped);
-    let done = run.go(&source, tally.written()).map_err(Verdict::fail)?;
-    let written = &done.outputs[0];
-    let mut failures = compare(&name, written, &wants, &filter);
-    failures.extend(check_counters(
-        &done.metrics,
-        &tally,
-        source.neighbour_records,
-        written.len(),
-        1,
-    ));
-    failures.extend(done.logged_problems(&name));
-    let bound = match filter.profile {
+    let run = DockerRun::go(suite, &name, config, |_| cases).map_err(Verdict::fail)?;
+    let mut failures = run.checks(&name);
+    let written = run.written();
+    let bound = match run.filter.profile {
         Profile::Flatten => FLATTEN_MAX_DEPTH,
         _ => OUTPUT_MAX_DEPTH,
     };
@@ -274,21 +258,7 @@ pub fn test(suite: &Suite, function: &'static str) -> TestResult {
             }
         }
     }
-    if !failures.is_empty() {
-        return Err(Verdict::fail(format!(
-            "{name}: {} problems (work files in {}):\n{}",
-            failures.len(),
-            done.root.display(),
-            failures
-                .iter()
-                .take(15)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n")
-        )));
-    }
-    suite.clean(&done.root);
-    Ok(())
+    run.done.verdict(suite, &name, &failures)
 }
 
 /// What Fluent Bit's JSON → MessagePack → JSON round trip does to the
@@ -320,8 +290,6 @@ const NUMBERS: [(&str, &str); 12] = [
 /// the CLI: they do not convert.
 pub fn numbers(suite: &Suite) -> TestResult {
     let config = Config::load(&repo_root().join("examples/fluent-bit/docker.conf"));
-    let filter = wasm_filter(&config);
-    let run = Run::new(suite, "payloads.numbers", config, &suite.module);
     let cases: Vec<Case> = NUMBERS
         .iter()
         .enumerate()
@@ -339,20 +307,10 @@ pub fn numbers(suite: &Suite) -> TestResult {
             }
         })
         .collect();
-    let source = layout::docker(&run.root, &cases);
-    let tag = connector_tag(&run.config, Shape::Docker, &run.root);
-    let (wants, dropped) = wanted(&source.cases, &filter, &tag);
-    let tally = Tally::of(&wants, dropped);
-    let done = run.go(&source, tally.written()).map_err(Verdict::fail)?;
-    let written = &done.outputs[0];
-    let mut failures = check_counters(
-        &done.metrics,
-        &tally,
-        source.neighbour_records,
-        written.len(),
-        1,
-    );
-    failures.extend(done.logged_problems("payloads.numbers"));
+    let name = "payloads.numbers";
+    let run = DockerRun::go(suite, name, config, |_| cases).map_err(Verdict::fail)?;
+    let mut failures = run.counter_checks(name);
+    let written = run.written();
     for ((number, want), line) in NUMBERS.iter().zip(written) {
         let got = line
             .split_once("\"v\":")
@@ -364,13 +322,5 @@ pub fn numbers(suite: &Suite) -> TestResult {
             ));
         }
     }
-    if !failures.is_empty() {
-        return Err(Verdict::fail(format!(
-            "payloads.numbers (work files in {}):\n{}",
-            done.root.display(),
-            failures.join("\n")
-        )));
-    }
-    suite.clean(&done.root);
-    Ok(())
+    run.done.verdict(suite, name, &failures)
 }

@@ -6,11 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::Suite;
 use crate::config::{Config, Setup, adapt};
+use crate::examples::{Shape, connector_tag, wasm_filter};
 use crate::expect::read_lines;
+use crate::expect::{Filter, Tally, Want, check_counters, compare, wanted};
 use crate::fluent_bit::{self, Metrics, warnings};
+use crate::layout;
 use crate::layout::Source;
+use crate::support::Case;
+use crate::{Suite, TestResult, Verdict};
 
 /// How long a run may sit with no counter moving before the suite decides
 /// that the missing records are lost.
@@ -37,6 +41,28 @@ pub struct Done {
 }
 
 impl Done {
+    /// The test's result from its failures: the first few described, the
+    /// work files kept; or, with none, the work files removed.
+    pub fn verdict(&self, suite: &Suite, name: &str, failures: &[String]) -> TestResult {
+        if failures.is_empty() {
+            suite.clean(&self.root);
+            return Ok(());
+        }
+        Err(Verdict::fail(self.describe(name, failures)))
+    }
+
+    /// Failures as a message: how many, where the work files are, the
+    /// first few.
+    pub fn describe(&self, name: &str, failures: &[String]) -> String {
+        let shown: Vec<&str> = failures.iter().take(15).map(String::as_str).collect();
+        format!(
+            "{name}: {} problems (work files in {}):\n{}",
+            failures.len(),
+            self.root.display(),
+            shown.join("\n")
+        )
+    }
+
     /// Warnings and errors Fluent Bit logged, as failure lines.
     pub fn logged_problems(&self, name: &str) -> Vec<String> {
         warnings(&self.log)
@@ -133,5 +159,62 @@ impl<'a> Run<'a> {
             log: stopped.log,
             root: self.root,
         })
+    }
+}
+
+/// A config with one output run on a Docker host's records, and what it
+/// should have written.
+pub struct DockerRun {
+    pub done: Done,
+    pub wants: Vec<Want>,
+    pub filter: Filter,
+    tally: Tally,
+    neighbours: u64,
+}
+
+impl DockerRun {
+    /// Runs `config` (one output) on the cases `make_cases` gives for the
+    /// connector's tag, laid out as a Docker host.
+    pub fn go(
+        suite: &Suite,
+        name: &str,
+        config: Config,
+        make_cases: impl FnOnce(&str) -> Vec<Case>,
+    ) -> Result<DockerRun, String> {
+        let filter = wasm_filter(&config);
+        let run = Run::new(suite, name, config, &suite.module);
+        let tag = connector_tag(&run.config, Shape::Docker, &run.root);
+        let source = layout::docker(&run.root, &make_cases(&tag));
+        let (wants, dropped) = wanted(&source.cases, &filter, &tag);
+        let tally = Tally::of(&wants, dropped);
+        let done = run.go(&source, tally.written())?;
+        Ok(DockerRun {
+            done,
+            wants,
+            filter,
+            tally,
+            neighbours: source.neighbour_records,
+        })
+    }
+
+    /// The records the output wrote.
+    pub fn written(&self) -> &[String] {
+        &self.done.outputs[0]
+    }
+
+    /// The counters' checks and what Fluent Bit logged.
+    pub fn counter_checks(&self, name: &str) -> Vec<String> {
+        let written = self.written().len();
+        let mut failures =
+            check_counters(&self.done.metrics, &self.tally, self.neighbours, written, 1);
+        failures.extend(self.done.logged_problems(name));
+        failures
+    }
+
+    /// Every record against what was wanted, then the counters.
+    pub fn checks(&self, name: &str) -> Vec<String> {
+        let mut failures = compare(name, self.written(), &self.wants, &self.filter);
+        failures.extend(self.counter_checks(name));
+        failures
     }
 }
