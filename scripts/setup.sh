@@ -49,7 +49,9 @@ setup_rust() {
   export RUSTUP_TOOLCHAIN="$channel"
 
   local have_targets have_components
-  if ! have_targets="$(rustup target list --installed --toolchain "$channel" 2>/dev/null)"; then
+  # `toolchain list` never installs anything: with auto-install on, asking
+  # the toolchain itself first would install it with the default profile.
+  if ! rustup toolchain list | grep -qE "^${channel//./\\.}(-| |$)"; then
     echo "setup.sh: installing Rust $channel with $components and $targets (rust-toolchain.toml)" >&2
     local args=(--profile minimal --no-self-update)
     for c in $components; do args+=(-c "$c"); done
@@ -57,6 +59,7 @@ setup_rust() {
     rustup toolchain install "$channel" "${args[@]}" >&2
     return 0
   fi
+  have_targets="$(rustup target list --installed --toolchain "$channel")"
   have_components="$(rustup component list --installed --toolchain "$channel")"
 
   local missing_targets=() missing_components=()
