@@ -111,17 +111,19 @@ fn markdown_pages() -> Vec<PathBuf> {
     pages
 }
 
-/// A page's text outside fenced code blocks, one string per line.
-fn prose(text: &str) -> Vec<&str> {
+/// A page's lines outside fenced code blocks, with their line numbers.
+fn prose(text: &str) -> Vec<(usize, &str)> {
     let mut fenced = false;
     text.lines()
-        .filter(|line| {
+        .enumerate()
+        .filter(|(_, line)| {
             if line.trim_start().starts_with("```") {
                 fenced = !fenced;
                 return false;
             }
             !fenced
         })
+        .map(|(index, line)| (index + 1, line))
         .collect()
 }
 
@@ -152,7 +154,7 @@ fn link_targets(line: &str) -> Vec<String> {
 /// dropped, spaces to `-`, repeats numbered.
 fn anchors(text: &str) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
-    for heading in prose(text).into_iter().filter_map(|l| {
+    for heading in prose(text).into_iter().filter_map(|(_, l)| {
         let title = l.trim_start_matches('#');
         (l.starts_with('#') && title.starts_with(' ')).then_some(title.trim())
     }) {
@@ -192,7 +194,7 @@ fn every_relative_link_of_every_page_resolves() {
             .expect("under the root")
             .display()
             .to_string();
-        for (number, line) in prose(&text).into_iter().enumerate() {
+        for (number, line) in prose(&text) {
             for target in link_targets(line) {
                 if target.contains("://") || target.starts_with("mailto:") {
                     continue;
@@ -213,10 +215,7 @@ fn every_relative_link_of_every_page_resolves() {
                     None
                 };
                 if let Some(problem) = problem {
-                    broken.push(format!(
-                        "{name} (prose line {}): ({target}): {problem}",
-                        number + 1
-                    ));
+                    broken.push(format!("{name}:{number}: ({target}): {problem}"));
                 }
             }
         }
@@ -305,7 +304,8 @@ fn shown_commands(text: &str) -> Vec<String> {
             commands.push(line.split(" # ").next().unwrap_or("").trim().to_owned());
         }
     }
-    let paragraphs = prose(text).join("\n");
+    let paragraphs: Vec<&str> = prose(text).into_iter().map(|(_, line)| line).collect();
+    let paragraphs = paragraphs.join("\n");
     for paragraph in paragraphs.split("\n\n") {
         let joined = paragraph.replace('\n', " ");
         commands.extend(joined.split('`').skip(1).step_by(2).map(str::to_owned));
