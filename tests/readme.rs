@@ -61,8 +61,10 @@ fn ci_runs_the_readme_commands_and_tests_check_them() {
 
     assert_eq!(main, "bash scripts/twingate.sh examples/logs");
     assert!(
-        has_line(&ci, "bash tests/setup/fresh_rustup.sh"),
-        ".ci/run runs the README's main command on a fresh rustup"
+        ci.lines()
+            .any(|l| l.starts_with("bash tests/setup/fresh_rustup.sh "))
+            && has_line(&ci, r#"if ! wait "$fresh_rustup"; then"#),
+        ".ci/run runs the README's main command on a fresh rustup and fails when it fails"
     );
     let fresh = read("tests/setup/fresh_rustup.sh");
     assert!(
