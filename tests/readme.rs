@@ -373,3 +373,66 @@ fn commands_shown_in_the_readme_and_docs_are_the_ones_ci_runs() {
     );
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The version of the twingate-analytics crate, the one in dist/'s names.
+fn version() -> String {
+    read("Cargo.toml")
+        .lines()
+        .skip_while(|l| *l != "[package]")
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("a version in Cargo.toml's [package]")
+        .to_owned()
+}
+
+#[test]
+fn release_file_names_in_pages_and_examples_carry_the_current_version() {
+    let version = version();
+    let mut files = markdown_pages();
+    let mut dirs = vec![root().join("examples")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("readable directory") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if !files.contains(&path) {
+                files.push(path);
+            }
+        }
+    }
+    let mut stale = Vec::new();
+    let mut named = 0;
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for prefix in ["twingate-analytics-", "twingate-analytics-transform-"] {
+            for (at, _) in text.match_indices(prefix) {
+                let rest = &text[at + prefix.len()..];
+                if !rest.starts_with(|c: char| c.is_ascii_digit()) {
+                    continue;
+                }
+                named += 1;
+                if !rest.starts_with(&format!("{version}.")) {
+                    let shown: String = rest
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && *c != '`')
+                        .collect();
+                    stale.push(format!(
+                        "{}: {prefix}{shown}",
+                        file.strip_prefix(root()).expect("under the root").display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        named > 10,
+        "the pages and examples name the release files ({named} found)"
+    );
+    assert!(
+        stale.is_empty(),
+        "release files named with another version than {version} (replace it):\n{}",
+        stale.join("\n")
+    );
+}
