@@ -292,7 +292,7 @@ impl ObjectWriter {
     }
 
     /// Remembers a key's hash; a bit already set means a possible repeat.
-    #[inline(always)]
+    #[inline(never)]
     fn note(&mut self, hash: u32) {
         // The hash's top bits: its low ones do not see the key's last bytes.
         let bit = 1u64 << ((hash >> 20) & 63);
