@@ -14,7 +14,10 @@ in rotation:
             route, its sinks);
   exec      examples/vector/exec.toml as shipped (the exec source running
             `journalctl ... | twingate --native --format journal -`, the
-            event-time remap, the route, its sinks).
+            event-time remap, the route, its sinks);
+
+and, for scale, the CLI alone on the same file (`twingate --native --format
+journal FILE > /dev/null`), the transform of the exec door without Vector.
 
 `journalctl` is a stand-in that prints the records once (the journald source
 and exec.toml both run it), `twingate` is this workspace's CLI; sinks write
@@ -159,6 +162,19 @@ def run_once(vector, name, config, expected_lines, work, marker, path_env, index
     return wall, cpu
 
 
+def run_cli(twingate, journal):
+    """The exec door's transform alone: the CLI over the file, output discarded."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(
+        [str(twingate), "--native", "--format", "journal", str(journal)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=100_000)
@@ -195,12 +211,14 @@ def main():
             "exec": 2 * outcomes["event"] + outcomes["error"],
         }
         names = list(configs)
-        results = {name: [] for name in names}
+        results = {name: [] for name in names + ["cli alone"]}
         for i in range(args.runs):
             for name in names[i % len(names):] + names[: i % len(names)]:
                 results[name].append(
                     run_once(vector, name, configs[name], expected[name], work, marker, path_env, i)
                 )
+            results["cli alone"].append(run_cli(twingate, journal))
+        names.append("cli alone")
         size = journal.stat().st_size
         print(f"{version}; {records:,} journal records ({size / 1e6:.1f} MB: "
               f"{outcomes['event']:,} events, {outcomes['drop']:,} service lines, "
@@ -213,7 +231,7 @@ def main():
         for name in names:
             wall = statistics.median(w for w, _ in results[name])
             cpu = statistics.median(c for _, c in results[name])
-            events = outcomes["event"] if name != "baseline" else 0
+            events = outcomes["event"] if name in ("vrl", "exec", "cli alone") else 0
             print(f"| {name} | {wall:.2f} | {records / wall:,.0f} | "
                   f"{(f'{events / wall:,.0f}' if events else '—')} | {cpu:.2f} | "
                   f"{cpu / records * 1e6:.1f} | {cpu / vrl_cpu:.2f} |")
