@@ -9,6 +9,27 @@ use std::fmt;
 /// The largest nesting accepted in a payload (the payload itself is level 1).
 pub const MAX_DEPTH: usize = 64;
 
+/// The deepest an output record may be (the record itself is level 1).
+/// Fluent Bit (measured in 5.1.1) drops a returned record nested 64 levels
+/// or more, together with every later record of its chunk, and says nothing
+/// at `info`; half of that leaves room for filters after ours that nest.
+/// [`ARRAY_MAX_DEPTH`] and [`PATH_MAX_SEGMENTS`] keep every profile under it.
+pub const OUTPUT_MAX_DEPTH: usize = 32;
+
+/// The deepest an array value is copied (the array itself is level 1): a
+/// container that would be level 17 inside it is written as a string holding
+/// its compact JSON text, so nothing is lost and the output stays shallow.
+pub const ARRAY_MAX_DEPTH: usize = 16;
+
+/// The most segments of a dotted path that the `ecs` and `ocsf` profiles
+/// turn into nested objects: the rest of a longer path stays one dotted key
+/// at that level.
+pub const PATH_MAX_SEGMENTS: usize = 16;
+
+// The deepest profile output: the record, 15 objects for the first 15
+// segments, then an array at the 16th segment's value, 16 levels deep.
+const _: () = assert!(1 + (PATH_MAX_SEGMENTS - 1) + ARRAY_MAX_DEPTH <= OUTPUT_MAX_DEPTH);
+
 /// Docker's json-file driver and CRI runtimes split lines at 16 KiB.
 pub const RUNTIME_SPLIT: usize = 16 * 1024;
 

@@ -12,7 +12,7 @@
 //! re-encoded minimally; the top-level `location`, when it is a string
 //! holding a JSON object, is parsed and flattened under `location.`.
 
-use crate::error::{Error, ErrorKind, Expected, MAX_DEPTH};
+use crate::error::{ARRAY_MAX_DEPTH, Error, ErrorKind, Expected, MAX_DEPTH};
 use crate::json::{
     self, ESCAPED_QUOTE, Plain, Quoted, Strings, Text, at, copy_value, encode_text, literal,
     number, skip_ws, unexpected, word_at,
@@ -96,8 +96,9 @@ fn object<T: Text>(
     out: &mut ObjectWriter,
     mut location: Option<&mut Vec<u8>>,
 ) -> Result<usize, Error> {
-    // Prefix length to restore when each open object closes.
-    let mut restore = [0usize; MAX_DEPTH];
+    // Per open object: the prefix length and the writer's object to restore
+    // when it closes.
+    let mut restore = [(0usize, 0u32); MAX_DEPTH];
     let base = prefix.len();
     let mut depth = 1;
     let mut pos = T::skip_ws(src, start + 1);
@@ -149,10 +150,11 @@ fn object<T: Text>(
                         out.field(prefix, key).extend_from_slice(b"{}");
                         pos = inner + 1;
                     } else {
-                        if let Some(slot) = restore.get_mut(depth) {
-                            *slot = prefix.len();
-                        }
+                        let prefix_len = prefix.len();
                         prefix.extend_from_slice(key);
+                        if let Some(slot) = restore.get_mut(depth) {
+                            *slot = (prefix_len, out.open(prefix));
+                        }
                         prefix.push(b'.');
                         depth += 1;
                         pos = inner;
@@ -162,7 +164,7 @@ fn object<T: Text>(
                 }
                 Some(b'[') => {
                     let value = out.field(prefix, key);
-                    pos = copy_value::<_, T>(src, pos, value, depth, MAX_DEPTH)?;
+                    pos = copy_value::<_, T>(src, pos, value, depth, MAX_DEPTH, ARRAY_MAX_DEPTH)?;
                 }
                 Some(b'-' | b'0'..=b'9') => {
                     let end = number(src, pos)?;
@@ -196,7 +198,9 @@ fn object<T: Text>(
                         prefix.truncate(base);
                         return Ok(pos);
                     }
-                    prefix.truncate(restore.get(depth).copied().unwrap_or(base));
+                    let (prefix_len, outer) = restore.get(depth).copied().unwrap_or((base, 0));
+                    prefix.truncate(prefix_len);
+                    out.close(outer);
                 }
                 _ => return Err(unexpected(src, pos, Expected::CommaOrObjectEnd)),
             }
@@ -220,7 +224,7 @@ fn quoted_object(
     out: &mut ObjectWriter,
     location: &mut Vec<u8>,
 ) -> Option<usize> {
-    let mut restore = [0usize; MAX_DEPTH];
+    let mut restore = [(0usize, 0u32); MAX_DEPTH];
     let base = prefix.len();
     let mut depth = 1;
     let mut pos = start + 1;
@@ -289,8 +293,9 @@ fn quoted_object(
                     out.whole_field(prefix, key, b"{}", false);
                     pos += 2;
                 } else if word_at(src, pos + 1) & 0xFFFF == ESCAPED_QUOTE {
-                    *restore.get_mut(depth)? = prefix.len();
+                    let prefix_len = prefix.len();
                     prefix.extend_from_slice(key);
+                    *restore.get_mut(depth)? = (prefix_len, out.open(prefix));
                     prefix.push(b'.');
                     depth += 1;
                     pos += 1;
@@ -311,7 +316,8 @@ fn quoted_object(
                     Some(end) => end,
                     None => {
                         value.truncate(mark);
-                        copy_value::<_, Quoted>(src, pos, value, depth, MAX_DEPTH).ok()?
+                        copy_value::<_, Quoted>(src, pos, value, depth, MAX_DEPTH, ARRAY_MAX_DEPTH)
+                            .ok()?
                     }
                 };
             }
@@ -337,7 +343,9 @@ fn quoted_object(
                         prefix.truncate(base);
                         return Some(pos);
                     }
-                    prefix.truncate(*restore.get(depth)?);
+                    let (prefix_len, outer) = *restore.get(depth)?;
+                    prefix.truncate(prefix_len);
+                    out.close(outer);
                 }
                 _ => return None,
             }
@@ -475,16 +483,18 @@ fn flatten_embedded(
         return Err(json::unexpected(text, start, Expected::Value));
     }
     let base = prefix.len();
-    prefix.extend_from_slice(LOCATION);
-    prefix.push(b'.');
     let inner = skip_ws(text, start + 1);
     let result = if at(text, inner) == Some(b'}') {
         // `"{}"`: an empty object, kept as `location: {}`.
-        prefix.truncate(base);
         out.field(prefix, LOCATION).extend_from_slice(b"{}");
         Ok(inner + 1)
     } else {
-        object::<Plain>(text, start, prefix, key_buf, out, None)
+        prefix.extend_from_slice(LOCATION);
+        let outer = out.open(prefix);
+        prefix.push(b'.');
+        let end = object::<Plain>(text, start, prefix, key_buf, out, None);
+        out.close(outer);
+        end
     };
     prefix.truncate(base);
     let end = skip_ws(text, result?);
@@ -609,6 +619,125 @@ mod tests {
             r#"{"event_type":"b","timestamp":1}"#
         );
         assert_eq!(flat(r#"{"a.b":1,"a":{"b":2}}"#).unwrap(), r#"{"a.b":2}"#);
+    }
+
+    /// "The last value wins" as a JSON parser means it: the later value of a
+    /// key replaces the earlier one with everything under it; the winner
+    /// stands where its last occurrence stands. Dotted keys that collide
+    /// after flattening: the last wins. Both paths (decoded, in place) agree.
+    #[test]
+    fn a_repeated_key_replaces_the_whole_earlier_value() {
+        for (payload, expected) in [
+            (r#"{"a":{"b":1},"a":2}"#, r#"{"a":2}"#),
+            (r#"{"a":2,"a":{"b":1}}"#, r#"{"a.b":1}"#),
+            (r#"{"a":{"b":1,"c":2},"a":{"c":3}}"#, r#"{"a.c":3}"#),
+            (r#"{"a":{"b":1},"x":0,"a":2}"#, r#"{"x":0,"a":2}"#),
+            (r#"{"k":1,"k":2,"k":3}"#, r#"{"k":3}"#),
+            (r#"{"a":{},"a":{"b":1}}"#, r#"{"a.b":1}"#),
+            (r#"{"a":{"b":1},"a":{}}"#, r#"{"a":{}}"#),
+            (r#"{"a":[1],"a":{"b":1}}"#, r#"{"a.b":1}"#),
+            (r#"{"a":{"b":{"c":1}},"a":{"b":2}}"#, r#"{"a.b":2}"#),
+            (
+                r#"{"x":{"a":{"b":1},"a":{"c":2}},"y":1}"#,
+                r#"{"x.a.c":2,"y":1}"#,
+            ),
+            (
+                r#"{"a":{"b":{"c":1,"c":{"d":2}},"e":1}}"#,
+                r#"{"a.b.c.d":2,"a.e":1}"#,
+            ),
+            // `location` holding JSON, then not, and the other way round.
+            (
+                r#"{"location":"{\"geoip\":{\"lat\":1}}","location":"plain"}"#,
+                r#"{"location":"plain"}"#,
+            ),
+            (
+                r#"{"location":"plain","location":"{\"geoip\":{\"lat\":1}}"}"#,
+                r#"{"location.geoip.lat":1}"#,
+            ),
+            (
+                r#"{"location":"{\"a\":{\"b\":1},\"a\":2}"}"#,
+                r#"{"location.a":2}"#,
+            ),
+            // Dotted keys that collide: the last wins.
+            (r#"{"a.b":1,"a":{"b":2}}"#, r#"{"a.b":2}"#),
+            (r#"{"a":{"b":2},"a.b":1}"#, r#"{"a.b":1}"#),
+            // Only a key repeated in one object replaces a value: `a.b` is
+            // not under `a`, so it stays when `a` is replaced...
+            (r#"{"a.b":1,"a":{"b":2},"a":3}"#, r#"{"a.b":1,"a":3}"#),
+            // ...and objects of the same dotted name in two places are two
+            // objects.
+            (
+                r#"{"x.y":{"b":1},"x":{"y":{"c":2}}}"#,
+                r#"{"x.y.b":1,"x.y.c":2}"#,
+            ),
+            (r#"{"a.b":1,"a":{"b":{"c":2}}}"#, r#"{"a.b":1,"a.b.c":2}"#),
+        ] {
+            assert_eq!(flat(payload).unwrap(), expected, "{payload}");
+            assert_eq!(flat_quoted(payload).as_deref(), Some(expected), "{payload}");
+        }
+    }
+
+    #[test]
+    fn arrays_keep_sixteen_levels_and_deeper_containers_become_text() {
+        let nested = |open: &str, close: &str, levels: usize, inner: &str| {
+            open.repeat(levels) + inner + &close.repeat(levels)
+        };
+        // 16 levels: as they are.
+        let sixteen = nested("[", "]", ARRAY_MAX_DEPTH, "1");
+        let payload = format!(r#"{{"a":{sixteen}}}"#);
+        assert_eq!(flat(&payload).unwrap(), payload);
+        // The 17th level and everything in it: a string of its JSON text.
+        for (inner, text) in [
+            ("[]", r#""[]""#),
+            ("[[1,2],{}]", r#""[[1,2],{}]""#),
+            (
+                r#"{"k":"v\"q\\\/","n":[1.50,{"x":null}]}"#,
+                r#""{\"k\":\"v\\\"q\\\\/\",\"n\":[1.50,{\"x\":null}]}""#,
+            ),
+        ] {
+            let payload = format!(
+                r#"{{"a":{},"b":1}}"#,
+                nested("[", "]", ARRAY_MAX_DEPTH, &format!("0,{inner},2"))
+            );
+            let expected = format!(
+                r#"{{"a":{},"b":1}}"#,
+                nested("[", "]", ARRAY_MAX_DEPTH, &format!("0,{text},2"))
+            );
+            assert_eq!(flat(&payload).unwrap(), expected, "{inner}");
+            assert_eq!(flat_quoted(&payload), Some(expected), "{inner}");
+            let back: serde_json::Value =
+                serde_json::from_str(&serde_json::from_str::<String>(text).unwrap()).unwrap();
+            assert_eq!(
+                back,
+                serde_json::from_str::<serde_json::Value>(inner).unwrap()
+            );
+        }
+        // Objects inside arrays count, and the bound holds wherever the
+        // array sits (under objects, in `location`).
+        let deep = nested(r#"[{"o":"#, "}]", 9, "1");
+        let payload = format!(r#"{{"x":{{"y":{deep}}}}}"#);
+        let got = flat(&payload).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&got).unwrap();
+        assert_eq!(depth(&value), 1 + ARRAY_MAX_DEPTH, "{got}");
+        assert_eq!(flat_quoted(&payload), Some(got));
+        let location = format!(
+            r#"{{"location":{}}}"#,
+            serde_json::to_string(&format!(r#"{{"g":{}}}"#, nested("[", "]", 40, ""))).unwrap()
+        );
+        let got = flat(&location).unwrap();
+        assert!(got.starts_with(r#"{"location.g":[[[["#), "{got}");
+        let value: serde_json::Value = serde_json::from_str(&got).unwrap();
+        assert_eq!(depth(&value), 1 + ARRAY_MAX_DEPTH, "{got}");
+    }
+
+    /// Nesting of a JSON value: a scalar 0, a container one more than its
+    /// deepest element.
+    fn depth(value: &serde_json::Value) -> usize {
+        match value {
+            serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+            serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
     }
 
     #[test]
@@ -753,7 +882,8 @@ mod tests {
         };
         let copied = |src: &str| {
             let mut out = Vec::new();
-            copy_value::<_, Quoted>(src.as_bytes(), 0, &mut out, 1, MAX_DEPTH).unwrap();
+            copy_value::<_, Quoted>(src.as_bytes(), 0, &mut out, 1, MAX_DEPTH, ARRAY_MAX_DEPTH)
+                .unwrap();
             out
         };
         for (json, short) in [

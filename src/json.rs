@@ -17,6 +17,13 @@ pub(crate) trait Sink {
     fn byte(&mut self, b: u8);
     /// Invalid UTF-8 or a lone surrogate was replaced by U+FFFD.
     fn repaired(&mut self) {}
+    /// Where the next byte goes (see [`Sink::quote_since`]).
+    fn mark(&self) -> usize {
+        0
+    }
+    /// Turns the compact JSON written since `mark` into a JSON string
+    /// holding that text (see [`copy_value`]'s depth bound).
+    fn quote_since(&mut self, _mark: usize) {}
 }
 
 impl Sink for Vec<u8> {
@@ -28,6 +35,27 @@ impl Sink for Vec<u8> {
     fn byte(&mut self, b: u8) {
         self.push(b);
     }
+    fn mark(&self) -> usize {
+        self.len()
+    }
+    fn quote_since(&mut self, mark: usize) {
+        quote_in_place(self, mark);
+    }
+}
+
+/// Rewrites `out[mark..]`, compact JSON text, as a JSON string holding it.
+/// Only deep, hostile values come here, so the copy it makes is no cost
+/// that matters.
+#[cold]
+#[inline(never)]
+fn quote_in_place(out: &mut Vec<u8>, mark: usize) {
+    let Some(text) = out.get(mark..).map(<[u8]>::to_vec) else {
+        return;
+    };
+    out.truncate(mark);
+    out.push(b'"');
+    encode_text(&text, out);
+    out.push(b'"');
 }
 
 /// Checks without writing; remembers whether anything would be repaired,
@@ -596,16 +624,23 @@ impl Nesting {
 /// Copies the JSON value at `pos` (no leading whitespace) to `out` compactly
 /// and minimally escaped, checking it on the way. The value sits inside
 /// `outer` levels already; nesting past `limit` levels in all is an error.
-/// Returns the position after the value.
+/// A container nested deeper than `text_below` levels inside the value (the
+/// value itself is level 1) is written as a string holding its compact JSON
+/// text ([`crate::ARRAY_MAX_DEPTH`]: the output stays shallow enough for
+/// Fluent Bit). Returns the position after the value.
 pub(crate) fn copy_value<S: Sink, T: Text>(
     src: &[u8],
     mut pos: usize,
     out: &mut S,
     outer: usize,
     limit: usize,
+    text_below: usize,
 ) -> Result<usize, Error> {
     let max_depth = limit.saturating_sub(outer).min(NESTING_CAPACITY);
     let mut open = Nesting::new();
+    // The container being written as text: where it starts in `out`, and
+    // the depth it closes back to.
+    let mut as_text: Option<(usize, usize)> = None;
     loop {
         // One value at `pos`.
         if let Some(content) = T::open_quote(src, pos) {
@@ -613,6 +648,9 @@ pub(crate) fn copy_value<S: Sink, T: Text>(
         } else {
             match at(src, pos) {
                 Some(c @ (b'{' | b'[')) => {
+                    if as_text.is_none() && open.depth() == text_below {
+                        as_text = Some((out.mark(), open.depth()));
+                    }
                     if open.depth() >= max_depth || !open.push(c == b'{') {
                         return Err(Error::new(ErrorKind::TooDeep(limit), pos));
                     }
@@ -622,6 +660,7 @@ pub(crate) fn copy_value<S: Sink, T: Text>(
                     if at(src, pos) == Some(close) {
                         out.byte(close);
                         open.pop();
+                        quote_if_closed(&mut as_text, &open, out);
                         pos += 1;
                     } else if c == b'{' {
                         pos = object_key::<S, T>(src, pos, out, Expected::KeyOrEnd)?;
@@ -662,11 +701,13 @@ pub(crate) fn copy_value<S: Sink, T: Text>(
                 Some(b'}') if in_object => {
                     out.byte(b'}');
                     open.pop();
+                    quote_if_closed(&mut as_text, &open, out);
                     pos += 1;
                 }
                 Some(b']') if !in_object => {
                     out.byte(b']');
                     open.pop();
+                    quote_if_closed(&mut as_text, &open, out);
                     pos += 1;
                 }
                 _ => {
@@ -679,6 +720,18 @@ pub(crate) fn copy_value<S: Sink, T: Text>(
                 }
             }
         }
+    }
+}
+
+/// After a container closed: if it was the one [`copy_value`] writes as
+/// text, its compact JSON becomes a string.
+#[inline(always)]
+fn quote_if_closed<S: Sink>(as_text: &mut Option<(usize, usize)>, open: &Nesting, out: &mut S) {
+    if let Some((mark, depth)) = *as_text
+        && open.depth() == depth
+    {
+        out.quote_since(mark);
+        *as_text = None;
     }
 }
 
@@ -741,7 +794,7 @@ mod tests {
 
     fn copy(s: &str) -> Result<String, Error> {
         let mut out = Vec::new();
-        let end = copy_value::<_, Plain>(s.as_bytes(), 0, &mut out, 0, 64)?;
+        let end = copy_value::<_, Plain>(s.as_bytes(), 0, &mut out, 0, 64, usize::MAX)?;
         assert_eq!(end, s.len());
         Ok(String::from_utf8(out).unwrap())
     }

@@ -37,5 +37,7 @@ mod fluent_bit;
 #[allow(unsafe_code)]
 mod js;
 
-pub use error::{Category, Error, ErrorKind, MAX_DEPTH};
+pub use error::{
+    ARRAY_MAX_DEPTH, Category, Error, ErrorKind, MAX_DEPTH, OUTPUT_MAX_DEPTH, PATH_MAX_SEGMENTS,
+};
 pub use transform::{NonAnalytics, Options, Outcome, Profile, Transformer};

@@ -10,7 +10,10 @@
 //! Duplicates are rare (a repeated key in the payload, `a.b` next to
 //! `{"a":{"b":..}}`, a payload key equal to a record key), so the common
 //! path only hashes each key once, cheaply; compaction runs only when one is
-//! found.
+//! found. "The last value wins" is meant as a JSON parser means it: a key
+//! repeated in one object replaces the whole earlier value, with every field
+//! under it. So each object the payload opens is remembered too (an entry
+//! that writes nothing), and each field knows the object it sits in.
 
 /// Room kept before the payload for the record's own fields; a record whose
 /// fields need more is handled by shifting once.
@@ -28,12 +31,27 @@ struct Entry {
     key_end: usize,
     /// A cheap hash of the key, taken while it is fresh.
     hash: u32,
+    /// The object it sits in: the index of that object's entry in
+    /// `entries`, or [`PAYLOAD`] / [`RECORD`] at the top.
+    parent: u32,
+    /// An object of the payload (`connection` of `connection.id`), which
+    /// writes nothing: its key is the start of the next field's key, and
+    /// `start` is where that field starts.
+    opens: bool,
 }
+
+/// The parent of the top-level fields of the payload (and of `twingate.*`).
+const PAYLOAD: u32 = u32::MAX;
+/// The parent of the record's own fields: a record key and a payload key of
+/// the same name are two keys (the later replaces the earlier only when the
+/// flattened keys collide), never one key written twice.
+const RECORD: u32 = u32::MAX - 1;
 
 #[derive(Clone, Copy, Default)]
 struct Slot {
     stamp: u32,
     hash: u32,
+    parent: u32,
     /// Where the kept field's key lies in the output.
     key_start: u32,
     key_end: u32,
@@ -58,37 +76,46 @@ pub(crate) struct ObjectWriter {
     /// sharing a bit), so the common record skips the table.
     seen: [u64; SEEN_WORDS],
     maybe_repeated: bool,
+    /// The object the next field goes into (see [`ObjectWriter::open`]).
+    parent: u32,
 }
 
 /// 4,096 bits: a 30-field event shares a bit in about one case in ten.
 const SEEN_WORDS: usize = 64;
 
-/// The duplicate-key table for one `finish`.
+/// The duplicate-key table for one pass of `finish`.
 struct Table<'a> {
     slots: &'a mut [Slot],
     stamp: u32,
     mask: usize,
     shift: u32,
     out: &'a [u8],
+    /// Keys are the same only in the same object (a repeated key), or
+    /// wherever they sit (colliding dotted keys).
+    same_object: bool,
 }
 
 impl Table<'_> {
-    /// Records `entry`'s key; if a later field has it already, marks the
+    /// Records `entry`'s key; if a later entry has it already, marks the
     /// entry replaced and says so.
-    #[inline(always)]
+    // Out of line: only records that may repeat a key come here.
+    #[inline(never)]
     fn replaced(&mut self, entry: &mut Entry) -> bool {
-        let mut at = (entry.hash.wrapping_mul(0x9e37_79b9) >> self.shift) as usize;
+        let parent = if self.same_object { entry.parent } else { 0 };
+        let mix = entry.hash ^ parent.wrapping_mul(0x85eb_ca6b);
+        let mut at = (mix.wrapping_mul(0x9e37_79b9) >> self.shift) as usize;
         while let Some(slot) = self.slots.get_mut(at) {
             if slot.stamp != self.stamp {
                 *slot = Slot {
                     stamp: self.stamp,
                     hash: entry.hash,
+                    parent,
                     key_start: (entry.start + 2) as u32,
                     key_end: entry.key_end as u32,
                 };
                 return false;
             }
-            if slot.hash == entry.hash {
+            if slot.hash == entry.hash && slot.parent == parent {
                 let kept = self.out.get(slot.key_start as usize..slot.key_end as usize);
                 if kept.is_some() && kept == self.out.get(entry.start + 2..entry.key_end) {
                     entry.key_end = 0;
@@ -106,6 +133,7 @@ impl Table<'_> {
 pub(crate) struct Mark {
     out: usize,
     entries: usize,
+    parent: u32,
 }
 
 impl ObjectWriter {
@@ -121,6 +149,7 @@ impl ObjectWriter {
             spare: Vec::new(),
             seen: [0; SEEN_WORDS],
             maybe_repeated: false,
+            parent: PAYLOAD,
         }
     }
 
@@ -133,6 +162,7 @@ impl ObjectWriter {
         self.head = GAP;
         self.seen = [0; SEEN_WORDS];
         self.maybe_repeated = false;
+        self.parent = PAYLOAD;
         self.entries.clear();
         self.front.clear();
         self.front_entries.clear();
@@ -150,7 +180,7 @@ impl ObjectWriter {
     /// value into the returned buffer.
     #[inline]
     pub(crate) fn field(&mut self, prefix: &[u8], key: &[u8]) -> &mut Vec<u8> {
-        let entry = start_field(&mut self.out, prefix, key);
+        let entry = start_field(&mut self.out, prefix, key, self.parent);
         self.note(entry.hash);
         self.entries.push(entry);
         &mut self.out
@@ -167,7 +197,7 @@ impl ObjectWriter {
         value: &[u8],
         close_quote: bool,
     ) {
-        let entry = write_field(&mut self.out, prefix, key, value, close_quote);
+        let entry = write_field(&mut self.out, prefix, key, value, close_quote, self.parent);
         self.note(entry.hash);
         self.entries.push(entry);
     }
@@ -175,23 +205,53 @@ impl ObjectWriter {
     /// Starts one of the record's own fields, which go before every
     /// [`ObjectWriter::field`] whenever they are written.
     pub(crate) fn front_field(&mut self, key: &[u8]) -> &mut Vec<u8> {
-        let entry = start_field(&mut self.front, b"", key);
+        let entry = start_field(&mut self.front, b"", key, RECORD);
         self.note(entry.hash);
         self.front_entries.push(entry);
         &mut self.front
+    }
+
+    /// The payload opens a non-empty object at `path` (its dotted key,
+    /// JSON-encoded, as its fields' keys start): the fields written until
+    /// [`ObjectWriter::close`] sit in it. Returns what `close` needs.
+    // Out of line: module size (96 KiB); a few calls per record.
+    #[inline(never)]
+    pub(crate) fn open(&mut self, path: &[u8]) -> u32 {
+        let start = self.out.len();
+        let hash = key_hash(path, 0, path.len());
+        self.note(hash);
+        let outer = self.parent;
+        self.parent = self.entries.len() as u32;
+        self.entries.push(Entry {
+            start,
+            key_end: start + 2 + path.len(),
+            hash,
+            parent: outer,
+            opens: true,
+        });
+        outer
+    }
+
+    /// The object opened by the [`ObjectWriter::open`] that returned
+    /// `outer` is complete.
+    #[inline(always)]
+    pub(crate) fn close(&mut self, outer: u32) {
+        self.parent = outer;
     }
 
     pub(crate) fn mark(&self) -> Mark {
         Mark {
             out: self.out.len(),
             entries: self.entries.len(),
+            parent: self.parent,
         }
     }
 
-    /// Forgets the fields written by [`ObjectWriter::field`] since `mark`.
+    /// Forgets the fields and objects written since `mark`.
     pub(crate) fn rollback(&mut self, mark: Mark) {
         self.out.truncate(mark.out);
         self.entries.truncate(mark.entries);
+        self.parent = mark.parent;
     }
 
     /// Replaces the output with `text` verbatim (a record passed on as it is).
@@ -274,7 +334,11 @@ impl ObjectWriter {
         }
     }
 
-    /// Marks every field whose key appears again later; true if any.
+    /// Marks every field that a later one replaces; true if any. Two
+    /// passes: in each object the last of a key wins, with everything under
+    /// it (what a JSON parser keeps); then, of the fields left, the last of
+    /// each dotted key wins (`a.b` beside `{"a":{"b":..}}`, a payload key
+    /// equal to a record key).
     fn mark_replaced(&mut self) -> bool {
         let ObjectWriter {
             out,
@@ -290,26 +354,45 @@ impl ObjectWriter {
         if slots.len() < size {
             slots.resize(size, Slot::default());
         }
-        *stamp = stamp.wrapping_add(1);
-        if *stamp == 0 {
-            slots.fill(Slot::default());
-            *stamp = 1;
-        }
-        let mut table = Table {
-            slots: slots.get_mut(..size).unwrap_or_default(),
-            stamp: *stamp,
-            mask: size - 1,
-            shift: 32 - bits,
-            out,
-        };
-        // Latest first (the payload's fields, then the record's): the first
-        // occurrence seen of a key is the one kept.
+        let slots = slots.get_mut(..size).unwrap_or_default();
         let mut any = false;
-        for entry in entries.iter_mut().rev() {
-            any |= table.replaced(entry);
-        }
-        for entry in front_entries.iter_mut().rev() {
-            any |= table.replaced(entry);
+        for same_object in [true, false] {
+            *stamp = stamp.wrapping_add(1);
+            if *stamp == 0 {
+                slots.fill(Slot::default());
+                *stamp = 1;
+            }
+            let mut table = Table {
+                slots: &mut *slots,
+                stamp: *stamp,
+                mask: size - 1,
+                shift: 32 - bits,
+                out,
+                same_object,
+            };
+            // Latest first (the payload's, then the record's): the first
+            // occurrence seen of a key is the one kept. The second pass
+            // compares fields only (an object is not a field: `a.b` beside
+            // `{"a":{"b":{"c":1}}}` is two fields, `a.b` and `a.b.c`).
+            let live = |e: &&mut Entry| e.key_end != 0 && (same_object || !e.opens);
+            for entry in entries.iter_mut().rev().filter(live) {
+                any |= table.replaced(entry);
+            }
+            for entry in front_entries.iter_mut().rev().filter(live) {
+                any |= table.replaced(entry);
+            }
+            if same_object && any {
+                // What lay under a replaced object goes with it (an object's
+                // entry comes before everything under it).
+                for i in 0..entries.len() {
+                    let parent = entries.get(i).map_or(PAYLOAD, |e| e.parent) as usize;
+                    if entries.get(parent).is_some_and(|p| p.key_end == 0)
+                        && let Some(entry) = entries.get_mut(i)
+                    {
+                        entry.key_end = 0;
+                    }
+                }
+            }
         }
         any
     }
@@ -338,6 +421,8 @@ impl ObjectWriter {
                 start: self.head,
                 key_end: self.head,
                 hash: 0,
+                parent: RECORD,
+                opens: false,
             });
         }
     }
@@ -345,7 +430,7 @@ impl ObjectWriter {
 
 /// Writes `,"<prefix><key>":` at the end of `buf`.
 #[inline]
-fn start_field(buf: &mut Vec<u8>, prefix: &[u8], key: &[u8]) -> Entry {
+fn start_field(buf: &mut Vec<u8>, prefix: &[u8], key: &[u8], parent: u32) -> Entry {
     let start = buf.len();
     let key_end = start + 2 + prefix.len() + key.len();
     buf.reserve(key_end + 2 - start);
@@ -357,6 +442,8 @@ fn start_field(buf: &mut Vec<u8>, prefix: &[u8], key: &[u8]) -> Entry {
         start,
         key_end,
         hash: key_hash(buf, start + 2, key_end),
+        parent,
+        opens: false,
     }
 }
 
@@ -369,6 +456,7 @@ fn write_field(
     key: &[u8],
     value: &[u8],
     close_quote: bool,
+    parent: u32,
 ) -> Entry {
     let start = buf.len();
     let key_start = start + 2;
@@ -395,6 +483,8 @@ fn write_field(
         start,
         key_end,
         hash: key_hash(buf, key_start, key_end),
+        parent,
+        opens: false,
     }
 }
 
@@ -402,7 +492,8 @@ fn write_field(
 /// read without a loop (a short key's word is the bytes just before its end,
 /// the ones before the key shifted out). Keys that share both only cost a
 /// comparison.
-#[inline]
+// Out of line: one copy for fields and objects (module size).
+#[inline(never)]
 fn key_hash(buf: &[u8], start: usize, end: usize) -> u32 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let len = end.saturating_sub(start);

@@ -147,7 +147,8 @@ fn scan_fields(
             string_field(record, key, plain_key, pos)?
         } else {
             let mut check = Validate::default();
-            let end = copy_value::<_, Plain>(record, pos, &mut check, 0, RECORD_MAX_DEPTH)?;
+            let end =
+                copy_value::<_, Plain>(record, pos, &mut check, 0, RECORD_MAX_DEPTH, usize::MAX)?;
             Field {
                 key,
                 plain_key,

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use crate::error::Error;
+use crate::error::{Error, OUTPUT_MAX_DEPTH};
 use crate::flatten::Flattener;
 use crate::json::{Plain, Strings, Validate, copy_value, encode_text, string};
 use crate::object::ObjectWriter;
@@ -458,12 +458,26 @@ impl Transformer {
             if skip == Some(key) {
                 continue;
             }
-            let value = if Profiler::displaces(schema, key) {
-                self.profiler.displaced_field(key)
+            if Profiler::displaces(schema, key) {
+                let value = self.profiler.displaced_field(key);
+                if field.is_string {
+                    write_record_value(record, field, value);
+                } else {
+                    // One level down, under the catch-all: a field as deep
+                    // as Fluent Bit allows would pass its limit there, so
+                    // what lies deeper than the output bound becomes text.
+                    let _ = copy_value::<_, Plain>(
+                        record,
+                        field.value.0,
+                        value,
+                        0,
+                        RECORD_MAX_DEPTH,
+                        OUTPUT_MAX_DEPTH - 2,
+                    );
+                }
             } else {
-                self.out.front_field(key)
-            };
-            write_record_value(record, field, value);
+                write_record_value(record, field, self.out.front_field(key));
+            }
         }
     }
 
@@ -549,7 +563,7 @@ fn write_record_value(record: &[u8], field: &Field, out: &mut Vec<u8>) {
         let _ = string(record, start + 1, out, Strings::Encode);
         out.push(b'"');
     } else {
-        let _ = copy_value::<_, Plain>(record, start, out, 0, RECORD_MAX_DEPTH);
+        let _ = copy_value::<_, Plain>(record, start, out, 0, RECORD_MAX_DEPTH, usize::MAX);
     }
 }
 

@@ -3,11 +3,14 @@
 //! (Schema validation runs in .ci/test: js/test/ecs.test.mjs against
 //! `@elastic/ecs`, tests/validate/ocsf.py against the OCSF 1.8.0 schema.)
 
+mod oracle;
 mod support;
 
 use serde_json::{Map, Value};
 use support::{Case, all_cases, repo_root, top_level_keys};
-use twingate_analytics::{Options, Outcome, Profile, Transformer};
+use twingate_analytics::{
+    ARRAY_MAX_DEPTH, OUTPUT_MAX_DEPTH, Options, Outcome, PATH_MAX_SEGMENTS, Profile, Transformer,
+};
 
 const PROFILES: [Profile; 2] = [Profile::Ecs, Profile::Ocsf];
 
@@ -60,6 +63,76 @@ fn every_record_has_the_same_outcome_in_every_profile() {
         }
     }
     assert!(events > 10_000, "{events}");
+}
+
+/// Fluent Bit drops a record nested 64 levels or more with the rest of its
+/// chunk: no profile's event comes near it, however deep the payload (up to
+/// the contract's 64 levels), and every value is still there, as text below
+/// the bound.
+#[test]
+fn no_profile_nests_an_event_deeper_than_the_bound() {
+    let objects =
+        |levels: usize, inner: &str| "{\"a\":".repeat(levels - 1) + inner + &"}".repeat(levels - 1);
+    let arrays = |levels: usize| "[".repeat(levels) + "7" + &"]".repeat(levels);
+    let payloads = [
+        objects(64, "{}"),
+        objects(64, "{\"z\":1}"),
+        objects(2, &arrays(62)),
+        objects(20, &arrays(44)),
+        objects(40, &format!("{{\"r\":{}}}", arrays(20))),
+        format!(
+            "{{\"location\":{}}}",
+            serde_json::to_string(&objects(63, "{\"g\":1}")).unwrap()
+        ),
+    ];
+    let mut t = Transformer::new();
+    for payload in &payloads {
+        let line = format!("ANALYTICS {payload}");
+        let record =
+            serde_json::json!({"log": format!("{line}\n"), "stream": "stdout"}).to_string();
+        for (profile, bound) in [
+            (Profile::Flatten, 1 + ARRAY_MAX_DEPTH),
+            (Profile::Ecs, OUTPUT_MAX_DEPTH),
+            (Profile::Ocsf, OUTPUT_MAX_DEPTH),
+        ] {
+            for outcome in [
+                t.transform_record(record.as_bytes(), Options::profile(profile)),
+                t.transform_line(line.as_bytes(), Options::profile(profile)),
+            ] {
+                assert_eq!(outcome, Outcome::Event, "{profile:?} {payload}");
+                let depth = oracle::bracket_depth(t.output());
+                assert!(depth <= bound, "{profile:?}: {depth} levels for {payload}");
+                // The innermost value survives: as JSON, or inside text.
+                let text = String::from_utf8_lossy(t.output());
+                assert!(
+                    text.contains('7') || text.contains(":{}") || text.contains(":1"),
+                    "{text}"
+                );
+            }
+        }
+    }
+    // A record field as deep as Fluent Bit hands over (62 levels under the
+    // record, 63 in all): ECS leaves it where it is, OCSF moves it one level
+    // down (`unmapped`), where the parts deeper than the bound become text.
+    let record = format!(
+        r#"{{"log":"ANALYTICS {{}}","deep":{}}}"#,
+        "[".repeat(62) + &"]".repeat(62)
+    );
+    for (profile, depth) in [(Profile::Ecs, 63), (Profile::Ocsf, OUTPUT_MAX_DEPTH)] {
+        t.transform_record(record.as_bytes(), Options::profile(profile));
+        assert_eq!(oracle::bracket_depth(t.output()), depth, "{profile:?}");
+    }
+    // The paths the profiles nest: at most PATH_MAX_SEGMENTS objects under
+    // the record, the rest one dotted key.
+    let line = format!("ANALYTICS {}", objects(64, "{\"z\":1}"));
+    t.transform_line(line.as_bytes(), Options::profile(Profile::Ecs));
+    let event: Value = serde_json::from_slice(t.output()).unwrap();
+    let mut node = &event["twingate"];
+    for _ in 1..PATH_MAX_SEGMENTS - 1 {
+        node = &node["a"];
+    }
+    let rest = vec!["a"; 63 - (PATH_MAX_SEGMENTS - 2)].join(".") + ".z";
+    assert_eq!(node[&rest], 1, "{event}");
 }
 
 /// An event: a JSON object without a key twice at the top, whose record

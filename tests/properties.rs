@@ -235,6 +235,35 @@ fn as_parsed(payload: &Map<String, Value>) -> Map<String, Value> {
     serde_json::from_str(&Value::Object(payload.clone()).to_string()).unwrap()
 }
 
+/// A payload's JSON text in which keys repeat, in one object and across
+/// levels: the same few keys (dotted ones and `location` among them) hold
+/// objects, scalars, arrays and `location` strings of JSON with repeats of
+/// their own.
+fn repeated_keys_payload() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        scalar().prop_map(|v| v.to_string()),
+        Just("{}".to_owned()),
+        Just(r#"[1,{"a":2,"a":3}]"#.to_owned()),
+        Just(r#""{\"g\":{\"x\":1},\"g\":2}""#.to_owned()),
+        Just(r#""{\"g\":1,\"g\":{\"y\":[2]}}""#.to_owned()),
+    ];
+    let object = |inner: BoxedStrategy<String>| {
+        prop::collection::vec(
+            (
+                prop::sample::select(&["a", "b", "a.b", "location"][..]),
+                inner,
+            ),
+            1..6,
+        )
+        .prop_map(|fields| {
+            let fields: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            format!("{{{}}}", fields.join(","))
+        })
+    };
+    let value = leaf.prop_recursive(4, 32, 5, move |inner| object(inner.boxed()));
+    object(value.boxed())
+}
+
 fn line_of(payload: &Map<String, Value>, how: Writing) -> String {
     format!(
         "ANALYTICS{}{}{}",
@@ -288,6 +317,15 @@ proptest! {
         let mut want = others;
         want.extend(oracle::reference_flatten(&payload).expect("generated location is plain JSON"));
         prop_assert_eq!(fields, want);
+    }
+
+    /// Repeated keys: each object keeps the last value of a key, whole, as a
+    /// JSON parser does (the oracle reads the payload so, independently of
+    /// the transform); the fast path agrees with the reference.
+    #[test]
+    fn repeated_keys_keep_what_a_json_parser_keeps(payload in repeated_keys_payload(), how in writing()) {
+        let line = format!("ANALYTICS {payload}{}", ENDINGS[how.ending]);
+        event_fields(&line, how.shape)?;
     }
 
     /// Any cut of an analytics line, in any shape: an answer that holds

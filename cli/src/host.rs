@@ -563,15 +563,53 @@ fn exported_i32(instance: &Instance, store: &mut Store<()>, name: &str) -> Optio
     }
 }
 
+/// The deepest record Fluent Bit keeps (measured in 5.1.1; the record
+/// itself is level 1): a result nested deeper is dropped, silently, with
+/// every later record of its chunk.
+pub const FLUENT_BIT_MAX_DEPTH: usize = 63;
+
 /// Checks that `text` is one JSON object, as Fluent Bit requires of the
-/// result.
+/// result, and no deeper than Fluent Bit keeps.
 fn check_json_object(text: &[u8]) -> Result<(), String> {
     if text.trim_ascii_start().first() != Some(&b'{') {
         return Err("not a JSON object".to_owned());
     }
+    let depth = nesting_depth(text);
+    if depth > FLUENT_BIT_MAX_DEPTH {
+        return Err(format!(
+            "the record is nested {depth} levels deep; Fluent Bit drops a record nested more than {FLUENT_BIT_MAX_DEPTH} levels, and every later record of its chunk with it"
+        ));
+    }
     serde_json::from_slice::<IgnoredAny>(text)
         .map(drop)
         .map_err(|error| error.to_string())
+}
+
+/// How deep the containers of a JSON text nest (the outermost is level 1),
+/// counted by brackets outside strings, without recursion.
+fn nesting_depth(text: &[u8]) -> usize {
+    let (mut level, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    for &byte in text {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                level += 1;
+                deepest = deepest.max(level);
+            }
+            b'}' | b']' => level = level.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

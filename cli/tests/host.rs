@@ -6,7 +6,9 @@ mod common;
 
 use common::{Wasm, i32_const, local_get, op};
 use twingate_cli::Verdict;
-use twingate_cli::host::{AppHeap, BUILD_HINT, EventTime, FluentBitHost, HostOptions};
+use twingate_cli::host::{
+    AppHeap, BUILD_HINT, EventTime, FLUENT_BIT_MAX_DEPTH, FluentBitHost, HostOptions,
+};
 
 const TAG: &[u8] = b"dummy.local";
 const TIME: EventTime = EventTime {
@@ -250,6 +252,34 @@ fn a_result_that_is_not_a_json_object_loses_the_record() {
         }
         assert!(host.output().is_empty());
     }
+}
+
+/// Fluent Bit 5.1.1 keeps a record nested 63 levels deep (the record is
+/// level 1) and drops one nested 64 or more (measured against the real
+/// binary by cli/tests/real_fluent_bit); the twin host does the same, so a
+/// module that would lose records there loses them here. Brackets inside
+/// strings do not count.
+#[test]
+fn a_result_nested_deeper_than_fluent_bit_keeps_loses_the_record() {
+    let nested = |levels: usize| {
+        let arrays = levels - 1;
+        format!(
+            r#"{{"s":"[[[{{","a":{}1{}}}"#,
+            "[".repeat(arrays),
+            "]".repeat(arrays)
+        )
+    };
+    let mut host = load(returning_text(nested(FLUENT_BIT_MAX_DEPTH).as_bytes()));
+    assert_eq!(host.call(TAG, TIME, b"{}"), Verdict::Event);
+    let mut host = load(returning_text(nested(FLUENT_BIT_MAX_DEPTH + 1).as_bytes()));
+    match host.call(TAG, TIME, b"{}") {
+        Verdict::Lost(reason) => assert!(
+            reason.contains("nested 64 levels deep") && reason.contains("chunk"),
+            "{reason}"
+        ),
+        other => panic!("a record nested 64 levels should be lost, got {other:?}"),
+    }
+    assert!(host.output().is_empty());
 }
 
 #[test]

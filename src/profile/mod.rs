@@ -21,6 +21,7 @@ mod ocsf;
 
 use std::cmp::Ordering;
 
+use crate::error::PATH_MAX_SEGMENTS;
 use crate::object::ObjectWriter;
 
 /// Which schema an event is written in (the `flatten` profile does not come
@@ -588,6 +589,14 @@ impl Tree {
             let path_end = leaf.path.1 as usize;
             segments.clear();
             segments.extend(Segments::new(path, leaf.path.0 as usize));
+            // At most PATH_MAX_SEGMENTS objects deep (Fluent Bit drops deep
+            // records): the rest of a longer path stays one dotted key.
+            if segments.len() > PATH_MAX_SEGMENTS {
+                segments.truncate(PATH_MAX_SEGMENTS);
+                if let Some(last) = segments.last_mut() {
+                    last.1 = path_end;
+                }
+            }
             let n = segments.len();
             // Stay inside the open objects this path shares.
             let mut depth = 0;
@@ -1048,11 +1057,23 @@ mod tests {
     }
 
     #[test]
-    fn deep_paths_need_no_recursion() {
+    fn deep_paths_nest_sixteen_segments_then_stay_one_dotted_key() {
+        // 5000 segments: no recursion, and no deeper output than the bound.
         let path = vec!["a"; 5000].join(".");
-        let out = tree(&[(&path, "1")]);
-        assert_eq!(out.matches('{').count(), 5000);
-        assert_eq!(out.matches('}').count(), 5000);
+        let rest = vec!["a"; 5000 - (PATH_MAX_SEGMENTS - 1)].join(".");
+        let opens = r#""a":{"#.repeat(PATH_MAX_SEGMENTS - 1);
+        let closes = "}".repeat(PATH_MAX_SEGMENTS);
+        assert_eq!(
+            tree(&[(&path, "1")]),
+            format!(r#"{{{opens}"{rest}":1{closes}"#)
+        );
+        // At the bound exactly, every segment is an object key.
+        let path = vec!["b"; PATH_MAX_SEGMENTS].join(".");
+        let opens = r#""b":{"#.repeat(PATH_MAX_SEGMENTS - 1);
+        assert_eq!(
+            tree(&[(&path, "[]")]),
+            format!(r#"{{{opens}"b":[]{closes}"#)
+        );
     }
 
     #[test]

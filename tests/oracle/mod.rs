@@ -12,14 +12,21 @@
 //! - the output is one JSON object, with no raw NUL byte and no key twice;
 //! - an error record is the record (as JSON values) plus
 //!   `twingate.parse_error`; a kept record is the record;
-//! - when the payload is readable JSON (strict: `serde_json`), the outcome is
-//!   the one the contract names (event when at most 64 levels deep, error
+//! - when the payload is readable JSON (`serde_json`), the outcome is the
+//!   one the contract names (event when at most 64 levels deep, error
 //!   deeper), and an event's fields are the naive [`reference_flatten`] of
-//!   the payload over the record's other fields; when no key contains a dot
-//!   they also [`unflatten`] back to the payload.
+//!   the payload over the record's other fields: a repeated key's last value
+//!   replaces the earlier one whole, as a JSON parser keeps it ([`LastWins`]);
+//!   a container deeper than 16 levels inside an array is the string of its
+//!   JSON text; when no key contains a dot and none repeats, the fields also
+//!   [`unflatten`] back to the payload;
+//! - no field an event takes from its payload is nested deeper than
+//!   `ARRAY_MAX_DEPTH` (so Fluent Bit never drops the record).
 #![allow(dead_code)] // each test crate uses part of it
 
 use std::collections::BTreeSet;
+
+use twingate_analytics::ARRAY_MAX_DEPTH;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -119,6 +126,106 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
+/// A JSON value as a JSON parser keeps it, in the order the transform
+/// writes it: in each object a repeated key's last value replaces the
+/// earlier one whole, at the place of its last occurrence. Arrays are
+/// copied with their elements as they are, so they stay plain values.
+#[derive(Clone, Debug)]
+pub enum LastWins {
+    Object(Vec<(String, LastWins)>),
+    Other(Value),
+}
+
+impl LastWins {
+    /// The value as `serde_json` holds it.
+    pub fn to_value(&self) -> Value {
+        match self {
+            LastWins::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_value()))
+                    .collect(),
+            ),
+            LastWins::Other(value) => value.clone(),
+        }
+    }
+
+    /// A map's fields, in its (sorted) order.
+    pub fn from_map(map: &Map<String, Value>) -> Vec<(String, LastWins)> {
+        map.iter()
+            .map(|(k, v)| (k.clone(), LastWins::from_value(v)))
+            .collect()
+    }
+
+    fn from_value(value: &Value) -> LastWins {
+        match value {
+            Value::Object(map) => LastWins::Object(LastWins::from_map(map)),
+            other => LastWins::Other(other.clone()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for LastWins {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LastWinsVisitor)
+    }
+}
+
+struct LastWinsVisitor;
+
+impl<'de> Visitor<'de> for LastWinsVisitor {
+    type Value = LastWins;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<LastWins, E> {
+        Ok(LastWins::Other(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<LastWins, E> {
+        Ok(LastWins::Other(Value::from(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<LastWins, E> {
+        Ok(LastWins::Other(Value::from(v)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<LastWins, E> {
+        serde_json::Number::from_f64(v)
+            .map(|n| LastWins::Other(Value::Number(n)))
+            .ok_or_else(|| de::Error::custom("not a finite number"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<LastWins, E> {
+        Ok(LastWins::Other(Value::String(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<LastWins, E> {
+        Ok(LastWins::Other(Value::String(v)))
+    }
+    fn visit_unit<E>(self) -> Result<LastWins, E> {
+        Ok(LastWins::Other(Value::Null))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LastWins, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            items.push(item);
+        }
+        Ok(LastWins::Other(Value::Array(items)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LastWins, A::Error> {
+        let mut fields: Vec<(String, LastWins)> = Vec::new();
+        while let Some((key, value)) = map.next_entry::<String, LastWins>()? {
+            fields.retain(|(k, _)| *k != key);
+            fields.push((key, value));
+        }
+        Ok(LastWins::Object(fields))
+    }
+}
+
+/// One JSON value at the start of `text`, as a JSON parser keeps it, and
+/// where it ends.
+pub fn last_wins_prefix(text: &[u8]) -> Option<(LastWins, usize)> {
+    let mut stream = serde_json::Deserializer::from_slice(text).into_iter::<LastWins>();
+    let value = stream.next()?.ok()?;
+    Some((value, stream.byte_offset()))
+}
+
 /// One JSON value at the start of `text` (duplicate keys rejected), and
 /// where it ends.
 pub fn strict_prefix(text: &[u8]) -> Option<(Value, usize)> {
@@ -177,21 +284,27 @@ pub fn bracket_depth(text: &[u8]) -> usize {
     deepest
 }
 
-/// The naive reference flatten (SPEC §2), recursive: nested non-empty
-/// objects become dotted keys, everything else is kept as it is, the last
-/// value of a key wins; a top-level `location` string holding one JSON
-/// object (at most 64 levels) is flattened too. `None` when the `location`
-/// string is one the transform may read differently from `serde_json`
-/// (lone surrogates, duplicate keys).
+/// The naive reference flatten (SPEC §2) of a payload without repeated
+/// keys: see [`reference_flatten_ordered`].
 pub fn reference_flatten(payload: &Map<String, Value>) -> Option<Map<String, Value>> {
-    let mut out = Map::new();
+    reference_flatten_ordered(&LastWins::from_map(payload))
+}
+
+/// The naive reference flatten (SPEC §2), recursive: nested non-empty
+/// objects become dotted keys, everything else is kept as it is; of two
+/// dotted keys that collide, the later wins; a top-level `location` string
+/// holding one JSON object (at most 64 levels) is flattened too. `None`
+/// when the `location` string is one the transform may read differently
+/// from `serde_json` (lone surrogates).
+pub fn reference_flatten_ordered(payload: &[(String, LastWins)]) -> Option<Map<String, Value>> {
+    let mut out = Vec::new();
     for (key, value) in payload {
         if key == "location"
-            && let Value::String(text) = value
+            && let LastWins::Other(Value::String(text)) = value
         {
             match location_object(text) {
                 Location::Object(inner) => {
-                    flatten_value(key.clone(), &Value::Object(inner), &mut out);
+                    flatten_value(key.clone(), &LastWins::Object(inner), &mut out);
                     continue;
                 }
                 Location::Unsure => return None,
@@ -200,11 +313,11 @@ pub fn reference_flatten(payload: &Map<String, Value>) -> Option<Map<String, Val
         }
         flatten_value(key.clone(), value, &mut out);
     }
-    Some(out)
+    Some(out.into_iter().collect())
 }
 
 enum Location {
-    Object(Map<String, Value>),
+    Object(Vec<(String, LastWins)>),
     Text,
     Unsure,
 }
@@ -217,29 +330,63 @@ fn location_object(text: &str) -> Location {
     if bracket_depth(trimmed.as_bytes()) > MAX_DEPTH {
         return Location::Text;
     }
-    match strict(trimmed.as_bytes()) {
-        Some(Value::Object(map)) => Location::Object(map),
-        Some(_) => Location::Text,
-        None => match serde_json::from_str::<IgnoredAny>(trimmed) {
-            // Valid JSON that `strict` refused: duplicate keys.
-            Ok(_) => Location::Unsure,
-            Err(e) if e.is_syntax() && !text.contains("\\u") => Location::Text,
-            Err(_) => Location::Unsure,
-        },
+    let mut deserializer = serde_json::Deserializer::from_str(trimmed);
+    match LastWins::deserialize(&mut deserializer).and_then(|v| deserializer.end().map(|()| v)) {
+        Ok(LastWins::Object(fields)) => Location::Object(fields),
+        Ok(_) => Location::Text,
+        Err(e) if e.is_syntax() && !text.contains("\\u") => Location::Text,
+        Err(_) => Location::Unsure,
     }
 }
 
-fn flatten_into(object: &Map<String, Value>, prefix: &str, out: &mut Map<String, Value>) {
-    for (key, value) in object {
-        flatten_value(format!("{prefix}{key}"), value, out);
-    }
-}
-
-fn flatten_value(key: String, value: &Value, out: &mut Map<String, Value>) {
+/// Appends the fields of `value` under `key` to `out`; a key already there
+/// is replaced, and the later one stands at the end (the transform's order).
+fn flatten_value(key: String, value: &LastWins, out: &mut Vec<(String, Value)>) {
     match value {
-        Value::Object(inner) if !inner.is_empty() => flatten_into(inner, &format!("{key}."), out),
+        LastWins::Object(inner) if !inner.is_empty() => {
+            for (inner_key, inner_value) in inner {
+                flatten_value(format!("{key}.{inner_key}"), inner_value, out);
+            }
+        }
         _ => {
-            out.insert(key, value.clone());
+            out.retain(|(k, _)| *k != key);
+            out.push((key, value.to_value()));
+        }
+    }
+}
+
+/// Where a container nested deeper than [`ARRAY_MAX_DEPTH`] inside an array
+/// stands in an event's field, the transform writes a string of its JSON
+/// text: such strings are read back into their values (in the answer and in
+/// the reference alike, so a payload string that merely looks like JSON
+/// compares the same), after checking that nothing is deeper than the bound.
+fn inflate_deep_text(field: &str, value: &mut Value) -> Result<(), String> {
+    let levels = depth(value);
+    if levels > ARRAY_MAX_DEPTH {
+        return Err(format!(
+            "field {field:?} is nested {levels} levels deep, more than {ARRAY_MAX_DEPTH}"
+        ));
+    }
+    inflate_at(value, 1);
+    Ok(())
+}
+
+fn inflate_at(value: &mut Value, level: usize) {
+    let children: Vec<&mut Value> = match value {
+        Value::Array(items) => items.iter_mut().collect(),
+        Value::Object(map) => map.values_mut().collect(),
+        _ => return,
+    };
+    for child in children {
+        if level == ARRAY_MAX_DEPTH {
+            if let Value::String(text) = child
+                && let Ok(inner @ (Value::Array(_) | Value::Object(_))) =
+                    serde_json::from_str::<Value>(text)
+            {
+                *child = inner;
+            }
+        } else {
+            inflate_at(child, level + 1);
         }
     }
 }
@@ -508,7 +655,7 @@ fn json_number(text: &[u8], start: usize) -> Option<usize> {
 /// transform: `Some(Ok(payload))` an event with this payload, `Some(Err(()))`
 /// an error record, `None` unknown (syslog headers, JSON `serde_json` cannot
 /// hold, ...). Only bare `ANALYTICS` lines are judged.
-pub fn judge_line(line: &str) -> Option<Result<Map<String, Value>, ()>> {
+pub fn judge_line(line: &str) -> Option<Result<Vec<(String, LastWins)>, ()>> {
     let content = line
         .strip_suffix("\r\n")
         .or_else(|| line.strip_suffix('\n'))
@@ -543,8 +690,8 @@ pub fn judge_line(line: &str) -> Option<Result<Map<String, Value>, ()>> {
         }
         _ => return None,
     }
-    match strict_prefix(body.as_bytes()) {
-        Some((Value::Object(payload), _)) => Some(Ok(payload)),
+    match last_wins_prefix(body.as_bytes()) {
+        Some((LastWins::Object(payload), _)) => Some(Ok(payload)),
         _ => None,
     }
 }
@@ -655,9 +802,15 @@ pub fn check(input: Input<'_>, keep: bool, kind: Kind, output: &[u8]) -> Result<
             let (Some(Ok(payload)), Some(record)) = (&judged, record_object) else {
                 return Ok(());
             };
-            let Some(flat) = reference_flatten(payload) else {
+            let Some(mut flat) = reference_flatten_ordered(payload) else {
                 return Ok(());
             };
+            for (key, value) in flat.iter_mut() {
+                inflate_at(value, 1);
+                if let Some(answer) = fields.get_mut(key) {
+                    inflate_deep_text(key, answer)?;
+                }
+            }
             let mut want = record.clone();
             let line_key = match input {
                 Input::Line(_) => "log",
@@ -680,15 +833,22 @@ pub fn check(input: Input<'_>, keep: bool, kind: Kind, output: &[u8]) -> Result<
                     Value::Object(fields)
                 ));
             }
-            let payload_value = Value::Object(payload.clone());
-            let location_string = payload.get("location").is_some_and(Value::is_string);
+            let payload_value = LastWins::Object(payload.clone()).to_value();
+            let location_string = payload_value.get("location").is_some_and(Value::is_string);
+            let repeated_key = line.as_deref().is_some_and(|l| {
+                let body = l
+                    .trim_start_matches("ANALYTICS")
+                    .trim_start_matches([' ', '\t']);
+                strict_prefix(body.as_bytes()).is_none()
+            });
             if !has_dotted_key(&payload_value)
                 && !location_string
+                && !repeated_key
                 && matches!(input, Input::Line(_))
             {
                 let mut only_payload = fields.clone();
                 only_payload.remove("twingate.trailing");
-                if unflatten(&only_payload).as_ref() != Some(payload) {
+                if unflatten(&only_payload).as_ref() != payload_value.as_object() {
                     return Err("the event's fields do not unflatten to the payload".into());
                 }
             }
