@@ -46,7 +46,6 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use support::{Answer, Case, Expected};
-use twingate_analytics::{Options, Outcome as Core, Transformer};
 use twingate_vector::event_time_text;
 
 /// A check: its name, and what it does (a one-line summary, or why it
@@ -297,11 +296,12 @@ fn case_line(case: &Case) -> Result<String, String> {
         .ok_or_else(|| format!("{} line {}: no {}", case.shape, case.line_no, case.line_key))
 }
 
-/// Lines of this suite beyond the corpus, with the outcome Vector's
-/// program must give (a payload's fields in the contract's form, arrays
-/// already cut as the program writes them): the event time (TEAM.md
-/// decision 3), the array bound (decision 1), and payload keys that meet
-/// the sources' own fields.
+/// Lines of this suite beyond the corpus, with the outcome both doors (the
+/// VRL program, the CLI) must give: a payload's fields in the contract's
+/// form, arrays already cut as both write them (the deep objects here have
+/// their keys sorted and plain numbers, so VRL's text and the core's are
+/// the same). They cover the event time (TEAM.md decision 3), the array
+/// bound (decision 1), and payload keys that meet the sources' own fields.
 fn extra_lines() -> Vec<(String, Expected)> {
     let event = |fields: Value| match fields {
         Value::Object(map) => Expected::Event(map),
@@ -1411,30 +1411,7 @@ fn exec_toml_runs_the_cli(suite: &Suite) -> Result<String, String> {
         .and_then(|c| serde_json::to_value(c).ok())
         .ok_or("exec.toml has no twingate_exec.command")?;
     redirect(&mut config, &dir);
-    // The exec door is the core transform itself: the extra lines expect
-    // what the core makes of them, the corpus what the corpus says.
-    let mut core = Transformer::new();
-    let inputs: Vec<Input> = records
-        .into_iter()
-        .map(|mut input| {
-            if input.label.starts_with("extra") {
-                let line = input
-                    .event
-                    .get("MESSAGE")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                input.expected = match core.transform_line(line.as_bytes(), Options::flatten()) {
-                    Core::Event => match serde_json::from_slice(core.output()) {
-                        Ok(Value::Object(fields)) => Expected::Event(fields),
-                        _ => Expected::Error,
-                    },
-                    Core::Dropped | Core::Kept => Expected::Drop,
-                    Core::Error(_) => Expected::Error,
-                };
-            }
-            input
-        })
-        .collect();
+    let inputs = records;
     let kept = inputs
         .iter()
         .filter(|i| !matches!(i.expected, Expected::Drop))
