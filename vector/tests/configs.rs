@@ -128,13 +128,18 @@ fn the_sources_are_the_documented_ones() {
     assert_eq!(units, Some(vec!["twingate-connector.service"]));
 }
 
-#[test]
-fn the_variants_run_vector_toml_s_program_byte_for_byte() {
-    let main = remap_source(
+/// vector.toml's VRL program.
+fn main_program() -> String {
+    remap_source(
         &read(&repo_root().join("vector.toml")),
         "twingate_analytics",
     )
-    .expect("vector.toml has the remap");
+    .expect("vector.toml has the remap")
+}
+
+#[test]
+fn the_variants_run_vector_toml_s_program_byte_for_byte() {
+    let main = main_program();
     Remap::compile(&main).unwrap_or_else(|e| panic!("{e}"));
     for variant in ["docker_logs.toml", "kubernetes_logs.toml"] {
         let path = repo_root().join("examples/vector").join(variant);
@@ -323,11 +328,7 @@ fn the_checker_catches_broken_configs() {
 /// decision 3): the same bound, the same conversion.
 #[test]
 fn the_exec_door_sets_the_event_time_like_the_program() {
-    let main = remap_source(
-        &read(&repo_root().join("vector.toml")),
-        "twingate_analytics",
-    )
-    .expect("vector.toml has the remap");
+    let main = main_program();
     let exec = remap_source(
         &read(&repo_root().join("examples/vector/exec.toml")),
         "twingate_event_time",

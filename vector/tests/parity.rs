@@ -443,11 +443,7 @@ fn vrl_matches_the_core_on_the_whole_corpus_but_for_documented_differences() {
             Err(why) => {
                 let mut why = format!("{where_}: {why}");
                 if why.len() > 700 {
-                    let cut = (0..=700)
-                        .rev()
-                        .find(|&i| why.is_char_boundary(i))
-                        .unwrap_or(0);
-                    why.truncate(cut);
+                    why.truncate(why.floor_char_boundary(700));
                     why.push_str(" [...]");
                 }
                 unclassified.push(why);

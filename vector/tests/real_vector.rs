@@ -458,6 +458,65 @@ fn runtime_time(text: &str) -> Result<String, String> {
 /// Where the docker and kubernetes runs keep the test's key.
 const SEQ_LABEL: &str = "twingate.test.seq";
 
+/// A record of the corpus (or an extra line in its shape) on its way to
+/// becoming a source's event.
+struct SourceRecord {
+    label: String,
+    fields: Map<String, Value>,
+    /// The test's key for it.
+    seq: String,
+}
+
+impl SourceRecord {
+    fn field(&self, key: &str) -> Result<&str, String> {
+        self.fields
+            .get(key)
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("{}: no {key}", self.label))
+    }
+}
+
+/// The inputs of a run whose source is replaced: the corpus's records of
+/// `shape` and the [`extra_lines`] in that shape (`extra(i, line)`), each
+/// made into the event the source delivers by `event`.
+fn source_inputs(
+    shape: &str,
+    extra: impl Fn(usize, &str) -> String,
+    event: impl Fn(&SourceRecord) -> Result<Value, String>,
+) -> Result<Vec<Input>, String> {
+    let mut records = Vec::new();
+    for case in support::all_cases()
+        .into_iter()
+        .filter(|c| c.shape == shape)
+    {
+        records.push((
+            format!("{shape} line {}", case.line_no),
+            case.record,
+            case.expected,
+        ));
+    }
+    for (i, (line, expected)) in extra_lines().into_iter().enumerate() {
+        records.push((format!("extra line {}", i + 1), extra(i, &line), expected));
+    }
+    let mut inputs = Vec::new();
+    for (label, text, expected) in records {
+        let record = SourceRecord {
+            fields: serde_json::from_str(&text).map_err(|e| format!("{label}: {e}"))?,
+            label,
+            seq: inputs.len().to_string(),
+        };
+        let event = into_map(event(&record)?);
+        inputs.push(Input {
+            label: record.label,
+            seq: record.seq,
+            event,
+            line_key: "message",
+            expected,
+        });
+    }
+    Ok(inputs)
+}
+
 /// The events of the docker_logs source (legacy namespace, partial lines
 /// merged) for the corpus's Docker entries and [`extra_lines`]: the line
 /// without its `\n` (and a `\r` before it) as `message`; `container_id`,
@@ -465,63 +524,30 @@ const SEQ_LABEL: &str = "twingate.test.seq";
 /// `container_created_at`, the labels under `label`, `stream`,
 /// `source_type`, `timestamp` (Docker's time), `host` (Vector's host).
 fn docker_inputs() -> Result<Vec<Input>, String> {
-    let mut entries = Vec::new();
-    for case in support::all_cases()
-        .into_iter()
-        .filter(|c| c.shape == "docker")
-    {
-        let entry: Map<String, Value> =
-            serde_json::from_str(&case.record).map_err(|e| e.to_string())?;
-        entries.push((
-            format!("docker line {}", case.line_no),
-            entry,
-            case.expected,
-        ));
-    }
-    for (i, (line, expected)) in extra_lines().into_iter().enumerate() {
-        let mut entry = Map::new();
-        entry.insert("log".into(), format!("{line}\n").into());
-        entry.insert("stream".into(), "stdout".into());
-        entry.insert("time".into(), format!("2026-11-25T08:00:{i:02}.5Z").into());
-        entries.push((format!("extra line {}", i + 1), entry, expected));
-    }
-    let mut inputs = Vec::new();
-    for (label, entry, expected) in entries {
-        let seq = inputs.len().to_string();
-        let field = |k: &str| {
-            entry
-                .get(k)
-                .and_then(Value::as_str)
-                .ok_or_else(|| format!("{label}: no {k}"))
-        };
-        let log = field("log")?;
+    let extra = |i: usize, line: &str| {
+        json!({ "log": format!("{line}\n"), "stream": "stdout", "time": format!("2026-11-25T08:00:{i:02}.5Z") })
+            .to_string()
+    };
+    source_inputs("docker", extra, |entry| {
         // Every corpus entry is a whole line: the source would merge a
         // partial one with the next.
-        let line = log
+        let line = entry
+            .field("log")?
             .strip_suffix('\n')
-            .ok_or_else(|| format!("{label}: a partial Docker entry"))?;
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let event = json!({
-            "message": line,
+            .ok_or_else(|| format!("{}: a partial Docker entry", entry.label))?;
+        Ok(json!({
+            "message": line.strip_suffix('\r').unwrap_or(line),
             "container_id": "3f4e1c2b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f",
             "container_name": "twingate-connector",
             "image": "twingate/connector:1",
             "container_created_at": "2026-11-24T11:59:00.123456789Z",
-            "label": { "com.docker.compose.service": "connector", SEQ_LABEL: seq },
-            "stream": field("stream")?,
+            "label": { "com.docker.compose.service": "connector", SEQ_LABEL: entry.seq },
+            "stream": entry.field("stream")?,
             "source_type": "docker_logs",
-            "timestamp": runtime_time(field("time")?)?,
+            "timestamp": runtime_time(entry.field("time")?)?,
             "host": "docker-host-1",
-        });
-        inputs.push(Input {
-            label,
-            seq,
-            event: into_map(event),
-            line_key: "message",
-            expected,
-        });
-    }
-    Ok(inputs)
+        }))
+    })
 }
 
 /// The events of the kubernetes_logs source (legacy namespace, partial
@@ -530,37 +556,18 @@ fn docker_inputs() -> Result<Vec<Input>, String> {
 /// `timestamp` (the CRI time), `source_type`, and the pod's metadata under
 /// `kubernetes` (the fields pod_metadata_annotator.rs sets).
 fn kubernetes_inputs() -> Result<Vec<Input>, String> {
-    let mut lines = Vec::new();
-    for case in support::all_cases()
-        .into_iter()
-        .filter(|c| c.shape == "cri")
-    {
-        let record: Map<String, Value> =
-            serde_json::from_str(&case.record).map_err(|e| e.to_string())?;
-        lines.push((format!("cri line {}", case.line_no), record, case.expected));
-    }
-    for (i, (line, expected)) in extra_lines().into_iter().enumerate() {
-        let record = support::cri_record(&format!("2026-11-25T08:00:{i:02}.25Z stdout F {line}"));
-        let record = serde_json::from_str(&record).map_err(|e| e.to_string())?;
-        lines.push((format!("extra line {}", i + 1), record, expected));
-    }
-    let mut inputs = Vec::new();
-    for (label, record, expected) in lines {
-        let seq = inputs.len().to_string();
-        let field = |k: &str| {
-            record
-                .get(k)
-                .and_then(Value::as_str)
-                .ok_or_else(|| format!("{label}: no {k}"))
-        };
-        if field("_p")? != "F" {
-            return Err(format!("{label}: a partial CRI line"));
+    let extra = |i: usize, line: &str| {
+        support::cri_record(&format!("2026-11-25T08:00:{i:02}.25Z stdout F {line}"))
+    };
+    source_inputs("cri", extra, |cri| {
+        if cri.field("_p")? != "F" {
+            return Err(format!("{}: a partial CRI line", cri.label));
         }
-        let event = json!({
-            "message": field("log")?,
+        Ok(json!({
+            "message": cri.field("log")?,
             "file": "/var/log/pods/twingate_connector-7d9f8c6b5-x2x4q_0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b/connector/0.log",
-            "stream": field("stream")?,
-            "timestamp": runtime_time(field("time")?)?,
+            "stream": cri.field("stream")?,
+            "timestamp": runtime_time(cri.field("time")?)?,
             "source_type": "kubernetes_logs",
             "kubernetes": {
                 "container_id": "containerd://9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b",
@@ -572,23 +579,15 @@ fn kubernetes_inputs() -> Result<Vec<Input>, String> {
                 "pod_annotations": { "kubectl.kubernetes.io/default-container": "connector" },
                 "pod_ip": "10.42.0.17",
                 "pod_ips": ["10.42.0.17"],
-                "pod_labels": { "app.kubernetes.io/name": "connector", SEQ_LABEL: seq },
+                "pod_labels": { "app.kubernetes.io/name": "connector", SEQ_LABEL: cri.seq },
                 "pod_name": "connector-7d9f8c6b5-x2x4q",
                 "pod_namespace": "twingate",
                 "pod_node_name": "node-1",
                 "pod_owner": "ReplicaSet/connector-7d9f8c6b5",
                 "pod_uid": "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
             },
-        });
-        inputs.push(Input {
-            label,
-            seq,
-            event: into_map(event),
-            line_key: "message",
-            expected,
-        });
-    }
-    Ok(inputs)
+        }))
+    })
 }
 
 fn into_map(value: Value) -> Map<String, Value> {
@@ -1177,11 +1176,7 @@ fn outcome_name(expected: &Expected) -> &'static str {
 fn short(record: &Map<String, Value>) -> String {
     let mut text = Value::Object(record.clone()).to_string();
     if text.len() > 300 {
-        let cut = (0..=300)
-            .rev()
-            .find(|&i| text.is_char_boundary(i))
-            .unwrap_or(0);
-        text.truncate(cut);
+        text.truncate(text.floor_char_boundary(300));
         text.push_str(" [...]");
     }
     text
@@ -1340,41 +1335,36 @@ fn run_with_stand_in(
 
 fn docker_logs_toml(suite: &Suite) -> Result<String, String> {
     let config = toml_config(suite, DOCKER_TOML)?;
-    run_with_stand_in(
+    let run = run_with_stand_in(
         suite,
         "docker_logs",
         config,
         false,
         &docker_inputs()?,
         docker_seq,
-    )
-    .map(|s| format!("docker_logs source replaced by stdin; {s}"))
+    );
+    run.map(|s| format!("docker_logs source replaced by stdin; {s}"))
 }
 
 fn kubernetes_logs_toml_program(suite: &Suite) -> Result<String, String> {
     let config = toml_config(suite, KUBERNETES_TOML)?;
-    run_with_stand_in(
+    let inputs = kubernetes_inputs()?;
+    let run = run_with_stand_in(
         suite,
         "kubernetes_logs",
         config,
         false,
-        &kubernetes_inputs()?,
+        &inputs,
         kubernetes_seq,
-    )
-    .map(|s| format!("kubernetes_logs source (not in this build) replaced by stdin; {s}"))
+    );
+    run.map(|s| format!("kubernetes_logs source (not in this build) replaced by stdin; {s}"))
 }
 
 fn helm_values_config(suite: &Suite) -> Result<String, String> {
     let config = helm_config(suite)?;
-    run_with_stand_in(
-        suite,
-        "helm",
-        config,
-        true,
-        &kubernetes_inputs()?,
-        kubernetes_seq,
-    )
-    .map(|s| format!("the chart's config as YAML, kubernetes_logs replaced by stdin; {s}"))
+    let inputs = kubernetes_inputs()?;
+    let run = run_with_stand_in(suite, "helm", config, true, &inputs, kubernetes_seq);
+    run.map(|s| format!("the chart's config as YAML, kubernetes_logs replaced by stdin; {s}"))
 }
 
 /// The CLI of this build: `twingate` beside the test binary's directory
