@@ -15,6 +15,7 @@ in rotation:
   exec      examples/vector/exec.toml as shipped (the exec source running
             `journalctl ... | twingate --native --format journal -`, the
             event-time remap, the route, its sinks);
+  exec -t   the same without the event-time remap (what that remap costs);
 
 and, for scale, the CLI alone on the same file (`twingate --native --format
 journal FILE > /dev/null`), the transform of the exec door without Vector.
@@ -107,7 +108,10 @@ def pipelines(journalctl):
             for name in ("copy_a", "copy_b")
         },
     }
-    return {"baseline": baseline, "vrl": vrl, "exec": exec_}
+    no_time = json.loads(json.dumps(exec_))
+    del no_time["transforms"]["twingate_event_time"]
+    no_time["transforms"]["twingate_split"]["inputs"] = list(exec_["transforms"]["twingate_event_time"]["inputs"])
+    return {"baseline": baseline, "vrl": vrl, "exec": exec_, "exec -t": no_time}
 
 
 class LineCounter:
@@ -209,6 +213,7 @@ def main():
             "baseline": 2 * records,
             "vrl": 2 * outcomes["event"] + outcomes["error"],
             "exec": 2 * outcomes["event"] + outcomes["error"],
+            "exec -t": 2 * outcomes["event"] + outcomes["error"],
         }
         names = list(configs)
         results = {name: [] for name in names + ["cli alone"]}
@@ -231,7 +236,7 @@ def main():
         for name in names:
             wall = statistics.median(w for w, _ in results[name])
             cpu = statistics.median(c for _, c in results[name])
-            events = outcomes["event"] if name in ("vrl", "exec", "cli alone") else 0
+            events = outcomes["event"] if name != "baseline" else 0
             print(f"| {name} | {wall:.2f} | {records / wall:,.0f} | "
                   f"{(f'{events / wall:,.0f}' if events else '—')} | {cpu:.2f} | "
                   f"{cpu / records * 1e6:.1f} | {cpu / vrl_cpu:.2f} |")
