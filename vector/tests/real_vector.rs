@@ -806,11 +806,12 @@ fn run_vector(
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            // A graceful stop, as a service manager would.
-            Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
+            // A graceful stop, as a service manager would (the shell's own
+            // `kill`: no procps needed).
+            Command::new("sh")
+                .args(["-c", &format!("kill -TERM {}", child.id())])
                 .status()
-                .map_err(|e| format!("cannot run kill: {e}"))?;
+                .map_err(|e| format!("cannot run sh -c kill: {e}"))?;
             wait_until(&mut child, limit).ok_or_else(|| stuck("did not stop on SIGTERM"))?;
         }
     }
