@@ -15,7 +15,7 @@
 use crate::error::{ARRAY_MAX_DEPTH, Error, ErrorKind, Expected, MAX_DEPTH};
 use crate::json::{
     self, ESCAPED_QUOTE, Plain, Quoted, Strings, Text, at, copy_value, encode_text, literal,
-    number, skip_ws, unexpected, word_at,
+    number, skip_ws, unexpected, word_at, write_number,
 };
 use crate::object::ObjectWriter;
 use crate::scan::{digit_run, find_string_special};
@@ -168,9 +168,9 @@ fn object<T: Text>(
                     pos = copy_value::<_, T>(src, pos, value, depth, MAX_DEPTH, ARRAY_MAX_DEPTH)?;
                 }
                 Some(b'-' | b'0'..=b'9') => {
-                    let end = number(src, pos)?;
-                    out.field(prefix, key)
-                        .extend_from_slice(src.get(pos..end).unwrap_or_default());
+                    let (end, exponent) = number(src, pos)?;
+                    let text = src.get(pos..end).unwrap_or_default();
+                    write_number(text, exponent - pos, out.field(prefix, key));
                     pos = end;
                 }
                 Some(b't' | b'f' | b'n') => {
@@ -278,11 +278,13 @@ fn quoted_object(
                 let digits_end = pos + 1 + digit_run(src.get(pos + 1..)?);
                 let after = word_at(src, digits_end);
                 if let b'.' | b'e' | b'E' = after as u8 {
-                    let end = number(src, pos).ok()?;
-                    out.put_field(prefix, key, src.get(pos..end)?, false);
+                    let (end, exponent) = number(src, pos).ok()?;
+                    let text = double_text(src.get(pos..end)?, exponent - pos)?;
+                    out.put_field(prefix, key, text, false);
                     pos = end;
                 } else {
-                    out.put_field(prefix, key, src.get(pos..digits_end)?, false);
+                    let digits = double_text(src.get(pos..digits_end)?, digits_end - pos)?;
+                    out.put_field(prefix, key, digits, false);
                     pos = digits_end;
                     if after & 0xFF_FFFF == NEXT_KEY {
                         pos += 1;
@@ -311,8 +313,9 @@ fn quoted_object(
                 }
             }
             b'-' | b'0' => {
-                let end = number(src, pos).ok()?;
-                out.put_field(prefix, key, src.get(pos..end)?, false);
+                let (end, exponent) = number(src, pos).ok()?;
+                let text = double_text(src.get(pos..end)?, exponent - pos)?;
+                out.put_field(prefix, key, text, false);
                 pos = end;
             }
             b'[' => {
@@ -422,12 +425,23 @@ fn quoted_scalar(src: &[u8], pos: usize, out: &mut Vec<u8>) -> Option<usize> {
             let content = Quoted::open_quote(src, pos)?;
             return json::quoted_string::<_, Quoted>(src, content, out).ok();
         }
-        b'-' | b'0'..=b'9' => number(src, pos).ok()?,
+        b'-' | b'0'..=b'9' => {
+            let (end, exponent) = number(src, pos).ok()?;
+            double_text(src.get(pos..end)?, exponent - pos)?;
+            end
+        }
         b't' | b'f' | b'n' => literal(src, pos).ok()?,
         _ => return None,
     };
     out.extend_from_slice(src.get(pos..end)?);
     Some(end)
+}
+
+/// A number's text, unless it is beyond a double: that rare number is left
+/// to the general path, which writes it as a string ([`json::write_number`]).
+#[inline(always)]
+fn double_text(text: &[u8], exponent: usize) -> Option<&[u8]> {
+    (!json::beyond_double(text, exponent)).then_some(text)
 }
 
 /// The plain key whose `\"` is at `pos` (checked by the caller), where its
@@ -566,6 +580,46 @@ mod tests {
             flat(r#"{"rx":18446744073709551616,"tx":-0,"ratio":1.5e-7,"lat":47.60620}"#).unwrap(),
             r#"{"rx":18446744073709551616,"tx":-0,"ratio":1.5e-7,"lat":47.60620}"#
         );
+    }
+
+    /// Fluent Bit turns numbers into doubles and fails on one beyond the
+    /// largest (losing the chunk): from 10^308 up, the number's text is
+    /// written as a string. Everything below keeps its text, whatever its
+    /// length or exponent.
+    #[test]
+    fn numbers_from_1e308_up_become_strings_of_their_text() {
+        let big_integer = "1".to_owned() + &"0".repeat(308);
+        let below = "9".repeat(308);
+        for (number, kept) in [
+            ("1e400", false),
+            ("-1e400", false),
+            ("1.8e308", false),
+            ("1e308", false),
+            ("0.1e309", false),
+            ("10e307", false),
+            ("1E+0000308", false),
+            ("123e999999999999999999999", false),
+            (big_integer.as_str(), false),
+            (below.as_str(), true),
+            ("9.99e307", true),
+            ("1e-400", true),
+            ("0.0000001e308", true),
+            ("0e999", true),
+            ("-0", true),
+            ("18446744073709551616", true),
+            ("1.7976931348623157e308", false),
+        ] {
+            let payload = format!(r#"{{"v":{number},"w":[{number}]}}"#);
+            let text = if kept {
+                number.to_owned()
+            } else {
+                format!("\"{number}\"")
+            };
+            let expected = format!(r#"{{"v":{text},"w":[{text}]}}"#);
+            assert_eq!(flat(&payload).unwrap(), expected, "{number}");
+            // The fast path leaves such a number to the general one.
+            assert_eq!(flat_quoted(&payload), kept.then_some(expected), "{number}");
+        }
     }
 
     #[test]

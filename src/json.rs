@@ -25,6 +25,10 @@ pub(crate) trait Sink {
     /// Turns the compact JSON written since `mark` into a JSON string
     /// holding that text (see [`copy_value`]'s depth bound).
     fn quote_since(&mut self, _mark: usize) {}
+    /// A number's text, its exponent at `exponent` (see [`write_number`]).
+    fn number(&mut self, text: &[u8], _exponent: usize) {
+        self.bytes(text);
+    }
 }
 
 impl Sink for Vec<u8> {
@@ -41,6 +45,9 @@ impl Sink for Vec<u8> {
     }
     fn quote_since(&mut self, mark: usize) {
         quote_in_place(self, mark);
+    }
+    fn number(&mut self, text: &[u8], exponent: usize) {
+        write_number(text, exponent, self);
     }
 }
 
@@ -484,9 +491,11 @@ pub(crate) fn encode_text(text: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Reads a JSON number starting at `pos`; returns the position after it.
+/// Reads a JSON number starting at `pos`; returns the position after it,
+/// and where its exponent starts (the end when it has none), which tells
+/// [`beyond_double`] at no cost that most numbers are within a double.
 /// The caller copies the text verbatim.
-pub(crate) fn number(src: &[u8], start: usize) -> Result<usize, Error> {
+pub(crate) fn number(src: &[u8], start: usize) -> Result<(usize, usize), Error> {
     let mut pos = start;
     if at(src, pos) == Some(b'-') {
         pos += 1;
@@ -500,6 +509,7 @@ pub(crate) fn number(src: &[u8], start: usize) -> Result<usize, Error> {
     if at(src, pos) == Some(b'.') {
         pos = required_digits(src, pos + 1)?;
     }
+    let exponent = pos;
     if let Some(b'e' | b'E') = at(src, pos) {
         pos += 1;
         if let Some(b'+' | b'-') = at(src, pos) {
@@ -507,7 +517,64 @@ pub(crate) fn number(src: &[u8], start: usize) -> Result<usize, Error> {
         }
         pos = required_digits(src, pos)?;
     }
-    Ok(pos)
+    Ok((pos, exponent))
+}
+
+/// Whether a JSON number's text (checked by [`number`]) has a magnitude of
+/// 10^308 or more. Fluent Bit (5.1.1) turns the numbers of a returned
+/// record into doubles, and one beyond the largest (1.797...e308) makes it
+/// fail the whole chunk, or crash when it runs as a service (measured).
+/// Such numbers are written as strings of their text ([`write_number`]);
+/// the line is drawn at the power of ten below the limit, which no real
+/// value comes near, so that the rule is easy to state and to check.
+/// `exponent` is where the exponent starts in `text` (its length if none):
+/// without one, fewer than 309 characters are always below 10^308.
+#[inline(always)]
+pub(crate) fn beyond_double(text: &[u8], exponent: usize) -> bool {
+    (exponent < text.len() || text.len() > 308) && magnitude_beyond_double(text)
+}
+
+// Out of line, one plain loop, for the rare number that needs it.
+#[cold]
+#[inline(never)]
+fn magnitude_beyond_double(text: &[u8]) -> bool {
+    // value = 0.D... x 10^(point + exponent), D the first significant digit.
+    let (mut point, mut significant, mut fraction) = (0i64, false, false);
+    let (mut exponent, mut in_exponent, mut negative_exponent) = (0i64, false, false);
+    for &b in text {
+        match b {
+            b'.' => fraction = true,
+            b'e' | b'E' => in_exponent = true,
+            b'-' => negative_exponent = in_exponent,
+            b'0'..=b'9' if in_exponent => {
+                exponent = (exponent * 10 + i64::from(b - b'0')).min(1 << 40);
+            }
+            b'0' if !significant => point -= i64::from(fraction),
+            b'0'..=b'9' => {
+                significant = true;
+                point += i64::from(!fraction);
+            }
+            _ => {}
+        }
+    }
+    let exponent = if negative_exponent {
+        -exponent
+    } else {
+        exponent
+    };
+    significant && point + exponent > 308
+}
+
+/// Writes a JSON number's text (checked by [`number`]): as it is, or as a
+/// string of that text when it is beyond a double ([`beyond_double`]).
+// Out of line: one copy for every parser (module size).
+#[inline(never)]
+pub(crate) fn write_number(text: &[u8], exponent: usize, out: &mut Vec<u8>) {
+    let mark = out.len();
+    out.extend_from_slice(text);
+    if beyond_double(text, exponent) {
+        quote_in_place(out, mark);
+    }
 }
 
 #[inline(always)]
@@ -671,8 +738,8 @@ pub(crate) fn copy_value<S: Sink, T: Text>(
                     }
                 }
                 Some(b'-' | b'0'..=b'9') => {
-                    let end = number(src, pos)?;
-                    out.bytes(src.get(pos..end).unwrap_or_default());
+                    let (end, exponent) = number(src, pos)?;
+                    out.number(src.get(pos..end).unwrap_or_default(), exponent - pos);
                     pos = end;
                 }
                 Some(b't' | b'f' | b'n') => {
@@ -875,9 +942,13 @@ mod tests {
             "-12.25E+3",
             "7",
         ] {
-            assert_eq!(number(ok.as_bytes(), 0), Ok(ok.len()), "{ok}");
+            assert_eq!(
+                number(ok.as_bytes(), 0).map(|(end, _)| end),
+                Ok(ok.len()),
+                "{ok}"
+            );
         }
-        assert_eq!(number(b"01", 0), Ok(1)); // the `1` is the caller's error
+        assert_eq!(number(b"01", 0), Ok((1, 1))); // the `1` is the caller's error
         for bad in ["-", "1.", "1e", "1.e5", "-a", "+1", ".5"] {
             assert!(number(bad.as_bytes(), 0).is_err(), "{bad}");
         }

@@ -365,6 +365,8 @@ impl Transformer {
         self.analytics(line, Source::Line(line), options)
     }
 
+    // Out of line: one copy for records and bare lines (module size).
+    #[inline(never)]
     fn analytics(&mut self, line: &[u8], source: Source<'_>, options: Options) -> Outcome {
         let content = strip_line_end(line);
         let Some(Analytics { header_end, body }) = recognize(content) else {
@@ -430,6 +432,9 @@ impl Transformer {
         Outcome::Kept
     }
 
+    // Cold and out of line: only broken records come here (module size).
+    #[cold]
+    #[inline(never)]
     fn broken_event(&mut self, source: Source<'_>, error: Error, line_len: usize) -> Outcome {
         self.out.begin();
         self.write_record_fields(source, true);
@@ -442,6 +447,9 @@ impl Transformer {
 
     /// A record that is not a JSON object: nothing can be kept as fields, so
     /// its text travels whole in `twingate.record` (never silently lost).
+    // Cold and out of line: only broken records come here (module size).
+    #[cold]
+    #[inline(never)]
     fn unreadable_record(&mut self, record: &[u8], error: Error) -> Outcome {
         self.out.begin();
         self.message.clear();

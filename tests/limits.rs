@@ -526,3 +526,32 @@ fn keep_repairs_invalid_utf8_in_a_record_key() {
     assert_eq!(fields(output)["k\u{FFFD}y"], 1);
     record(text);
 }
+
+/// Numbers beyond what a double holds: Fluent Bit fails the chunk that
+/// holds one (and crashes as a service), so from 10^308 up the number is
+/// kept as a string of its text, in every shape; the event and every field
+/// around it stay. Smaller ones, and underflows, keep their text as numbers.
+#[test]
+fn numbers_from_1e308_up_travel_as_strings() {
+    for (number, as_string) in [
+        ("1e400", true),
+        ("-1.8e308", true),
+        ("1e308", true),
+        ("9.9e307", false),
+        ("1e-400", false),
+        ("18446744073709551616", false),
+    ] {
+        let line_text =
+            format!(r#"ANALYTICS {{"v":{number},"a":[{number}],"event_type":"x","timestamp":1}}"#);
+        let (_, output) = every_shape(&line_text, Kind::Event);
+        let text = if as_string {
+            format!("\"{number}\"")
+        } else {
+            number.to_owned()
+        };
+        assert!(
+            output.contains(&format!(r#""v":{text},"a":[{text}],"event_type":"x""#)),
+            "{number}: {output}"
+        );
+    }
+}

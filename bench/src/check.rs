@@ -60,6 +60,19 @@ pub fn vrl(remap: &Remap, record: &[u8]) -> Result<Answer, String> {
     }
 }
 
+/// VRL's event in the contract's form, for the checker: the event time
+/// the program makes of the payload's `timestamp` (a Vector timestamp)
+/// back to epoch milliseconds.
+fn contract_form(answer: Answer) -> Result<Answer, String> {
+    let Answer::Event(text) = answer else {
+        return Ok(answer);
+    };
+    let mut event: Map<String, Value> = serde_json::from_str(&text)
+        .map_err(|e| format!("VRL's event is not a JSON object: {e}"))?;
+    twingate_vector::contract_form(&mut event);
+    Ok(Answer::Event(Value::Object(event).to_string()))
+}
+
 pub fn answer_kind(answer: &Answer) -> Kind {
     match answer {
         Answer::Event(_) => Kind::Event,
@@ -169,7 +182,7 @@ pub fn run(
             checked.full_checks += 1;
         }
         if with_vrl {
-            let answer = vrl(remap, record)?;
+            let answer = contract_form(vrl(remap, record)?)?;
             support::check(&case, false, &answer).map_err(|e| format!("VRL: {}: {e}", where_()))?;
             checked.vrl_records += 1;
         }

@@ -1,10 +1,13 @@
-//! The README's main command, `twingate examples/logs` after building the
-//! module, checked record by record against `examples/logs/expected/`.
+//! The README's main command, `bash scripts/twingate.sh examples/logs`,
+//! checked record by record against `examples/logs/expected/`.
 //!
-//! CI does not run the README command itself: `cargo run -p twingate-cli`
-//! resolves fewer crate features than the workspace's test build and would
-//! rebuild wasmtime for nothing. This runs the same binary with the same
-//! arguments, from the repository root, and checks what it prints.
+//! The script sets up the toolchain, builds the module and this very test
+//! (`cargo test --release --workspace --no-run --test examples`, so that the
+//! CLI it runs is the one the test run builds), then runs the CLI with its
+//! arguments. This test runs the same binary with the same arguments, from
+//! the repository root, and checks what it prints; CI runs the command
+//! itself, word for word, on a rustup without the toolchain
+//! (tests/setup/fresh_rustup.sh).
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -13,27 +16,40 @@ use std::process::{Command, Stdio};
 
 use support::{Answer, Case, Expected, assert_conforms, cases_in, repo_root};
 
-/// The arguments the README's `# 1.` command passes to the CLI.
+/// The script the README's `# 1.` command runs.
+const SCRIPT: &str = "scripts/twingate.sh";
+
+/// The arguments the README's `# 1.` command passes to the CLI, after
+/// checking that its script builds and runs the binary this test runs.
 fn readme_main_arguments() -> Vec<String> {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let root = repo_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
     let command = readme
         .lines()
         .skip_while(|l| !l.starts_with("# 1. "))
         .nth(1)
         .expect("a command follows the README's `# 1.` line");
-    let (build, run) = command
-        .split_once(" && ")
-        .expect("the main command builds, then runs");
-    assert!(
-        build.starts_with(
-            "cargo build --release -p twingate-analytics --target wasm32-unknown-unknown"
-        ),
-        "the main command builds the Fluent Bit module first: {build}"
+    let args = command
+        .strip_prefix(&format!("bash {SCRIPT} "))
+        .unwrap_or_else(|| panic!("the main command runs {SCRIPT}: {command}"));
+
+    let script = std::fs::read_to_string(root.join(SCRIPT)).expect(SCRIPT);
+    let lines: Vec<&str> = script.lines().map(str::trim).collect();
+    for step in [
+        "setup_rust",
+        "cargo build --release -p twingate-analytics --target wasm32-unknown-unknown",
+        "cargo test --release --workspace --no-run --test examples",
+    ] {
+        assert!(
+            lines.contains(&step),
+            "{SCRIPT} no longer runs `{step}`: this test relies on it"
+        );
+    }
+    assert_eq!(
+        lines.iter().rev().find(|l| !l.is_empty()),
+        Some(&r#"exec "$target_dir/release/twingate" "$@""#),
+        "{SCRIPT} ends by running the CLI this test runs, with the command's arguments"
     );
-    let (cargo, args) = run
-        .split_once(" -- ")
-        .expect("the main command passes arguments to the CLI");
-    assert_eq!(cargo, "cargo run --release -p twingate-cli");
     args.split_whitespace().map(str::to_owned).collect()
 }
 

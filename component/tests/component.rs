@@ -351,7 +351,7 @@ fn imports_only_what_the_toolchain_forces_and_exports_the_world() {
     imports.sort();
     assert_eq!(
         imports, FORCED_IMPORTS,
-        "the component's imports changed: update FORCED_IMPORTS and docs-draft/components.md"
+        "the component's imports changed: update FORCED_IMPORTS and docs/component-and-js.md"
     );
     let exports: Vec<(String, bool)> = ty
         .exports(&engine)

@@ -17,6 +17,7 @@ Run by .ci/test: target/py/bin/python -m unittest discover -s tests/deploy
 
 import base64
 import configparser
+import hashlib
 import fnmatch
 import pathlib
 import re
@@ -28,6 +29,9 @@ import unittest
 import kubernetes_validate
 import wasmtime
 import yaml
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "python"))
+from project import dist_name  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MODULE = ROOT / "target/wasm32-unknown-unknown/release/twingate_analytics.wasm"
@@ -41,7 +45,14 @@ KUBERNETES_VERSIONS = ["1.32.0", "1.37.0"]
 # The API server refuses a ConfigMap over 1 MiB.
 CONFIGMAP_LIMIT = 1 << 20
 MODULE_CONFIGMAP = "twingate-analytics-wasm"
-MODULE_KEY = "twingate_analytics.wasm"
+
+# The examples install and name the released files (dist/) as they are.
+# The module as released (twingate-analytics-VERSION.wasm): the ConfigMap's
+# key, and the file every config's wasm_path names.
+MODULE_KEY = dist_name("module")
+WASI_INSTALLED = "/opt/twingate-analytics/" + dist_name("wasi")
+VERSION_BUMP = ("every example names the released files of the current version: "
+                "after a version change, replace the old version in examples/ and docs/")
 
 
 def need(path, how):
@@ -169,10 +180,10 @@ class KubernetesManifests(unittest.TestCase):
         data = base64.b64decode(configmap["binaryData"][MODULE_KEY], validate=True)
         self.assertEqual(data, MODULE.read_bytes(), "binaryData is the built module")
         self.assertLess(len(text.encode()), CONFIGMAP_LIMIT)
-        self.assertEqual(
-            configmap["metadata"]["annotations"]["twingate-analytics/module-bytes"],
-            str(len(data)),
-        )
+        annotations = configmap["metadata"]["annotations"]
+        self.assertEqual(annotations["twingate-analytics/module-bytes"], str(len(data)))
+        self.assertEqual(annotations["twingate-analytics/module-sha256"],
+                         hashlib.sha256(data).hexdigest())
 
     def test_the_module_configmap_script_refuses_a_missing_module(self):
         result = subprocess.run(
@@ -256,7 +267,31 @@ class FluentBitHelmValues(unittest.TestCase):
             kubernetes_validate.validate(daemonset, version, strict=True)
 
 
+def readme_pipeline():
+    """The Fluent Bit pipeline of the README's common case."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Fluent Bit: the common case", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    return yaml.safe_load(block)["pipeline"]
+
+
 class FluentBitConfigs(unittest.TestCase):
+    def test_the_readme_pipeline_is_docker_yaml_shortened(self):
+        """Every plugin and key the README shows is in examples/fluent-bit/docker.yaml
+        with the same value, and its filter runs the module as released."""
+        full = yaml.safe_load((ROOT / "examples/fluent-bit/docker.yaml").read_text())["pipeline"]
+        shown = readme_pipeline()
+        self.assertEqual(set(shown), {"inputs", "filters", "outputs"})
+        for section, plugins in shown.items():
+            for plugin in plugins:
+                with self.subTest(section=section, plugin=plugin["name"]):
+                    [same] = [p for p in full[section] if p["name"] == plugin["name"]]
+                    for key, value in plugin.items():
+                        self.assertEqual(value, same[key], f"README {section} {plugin['name']}.{key}")
+        [wasm] = shown["filters"]
+        self.assertIn(wasm["function_name"], module_exports())
+        self.assertEqual(pathlib.PurePosixPath(wasm["wasm_path"]).name, MODULE_KEY, VERSION_BUMP)
+
     def test_every_config_runs_the_module_as_the_readme_says(self):
         exports = module_exports()
         configs = fluent_bit_configs()
@@ -272,7 +307,8 @@ class FluentBitConfigs(unittest.TestCase):
                 self.assertEqual(wasm["event_format"], "json")
                 self.assertGreaterEqual(parse_size(wasm["wasm_heap_size"]), 1 << 20,
                                         "a heap for long lines")
-                self.assertTrue(wasm["wasm_path"].endswith("/twingate_analytics.wasm"))
+                self.assertEqual(pathlib.PurePosixPath(wasm["wasm_path"]).name, MODULE_KEY,
+                                 VERSION_BUMP)
                 tags = input_tags(pipeline)
                 for plugin in pipeline["filters"] + pipeline["outputs"]:
                     if "match_regex" in plugin:
@@ -328,7 +364,7 @@ def wasi_arguments(exec_start):
     """The arguments the unit passes to twingate.wasm (up to `>>`)."""
     script = shlex.split(exec_start)[-1]
     words = shlex.split(script)
-    start = words.index("/opt/twingate-analytics/twingate.wasm") + 1
+    start = words.index(WASI_INSTALLED) + 1
     return words[start:words.index(">>")]
 
 
@@ -348,7 +384,7 @@ class EdgeUnits(unittest.TestCase):
         self.assertEqual(service["Restart"], "always")
         exec_start = service["ExecStart"]
         self.assertIn(reads, exec_start)
-        self.assertIn("wasmtime run /opt/twingate-analytics/twingate.wasm", exec_start)
+        self.assertIn(f"wasmtime run {WASI_INSTALLED} ", exec_start, VERSION_BUMP)
         self.assertIn(">> %L/twingate-analytics/events.ndjson", exec_start)
         self.assertIn("pipefail", exec_start)
         # The unit's own arguments, on the corpus shape it reads.

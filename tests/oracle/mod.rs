@@ -371,6 +371,33 @@ fn inflate_deep_text(field: &str, value: &mut Value) -> Result<(), String> {
     Ok(())
 }
 
+/// A number of magnitude 10^308 or more is written as a string of its text
+/// (Fluent Bit cannot hold numbers beyond a double): such numbers, and
+/// strings holding such a number's text, become one marker with the
+/// number's value, in the answer and the reference alike.
+pub fn mark_beyond_double(value: &mut Value) {
+    let beyond = |n: &serde_json::Number| n.as_f64().filter(|f| f.abs() >= 1e308);
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = beyond(n) {
+                *value = Value::String(format!("beyond a double: {f:e}"));
+            }
+        }
+        Value::String(text) => {
+            if let Some(f) = serde_json::from_str::<serde_json::Number>(text)
+                .ok()
+                .as_ref()
+                .and_then(beyond)
+            {
+                *value = Value::String(format!("beyond a double: {f:e}"));
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mark_beyond_double),
+        Value::Object(map) => map.values_mut().for_each(mark_beyond_double),
+        _ => {}
+    }
+}
+
 fn inflate_at(value: &mut Value, level: usize) {
     let children: Vec<&mut Value> = match value {
         Value::Array(items) => items.iter_mut().collect(),
@@ -807,8 +834,10 @@ pub fn check(input: Input<'_>, keep: bool, kind: Kind, output: &[u8]) -> Result<
             };
             for (key, value) in flat.iter_mut() {
                 inflate_at(value, 1);
+                mark_beyond_double(value);
                 if let Some(answer) = fields.get_mut(key) {
                     inflate_deep_text(key, answer)?;
+                    mark_beyond_double(answer);
                 }
             }
             let mut want = record.clone();
@@ -833,7 +862,8 @@ pub fn check(input: Input<'_>, keep: bool, kind: Kind, output: &[u8]) -> Result<
                     Value::Object(fields)
                 ));
             }
-            let payload_value = LastWins::Object(payload.clone()).to_value();
+            let mut payload_value = LastWins::Object(payload.clone()).to_value();
+            mark_beyond_double(&mut payload_value);
             let location_string = payload_value.get("location").is_some_and(Value::is_string);
             let repeated_key = line.as_deref().is_some_and(|l| {
                 let body = l

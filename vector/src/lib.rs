@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use vrl::compiler::{
     Context, ExpressionError, Program, TargetValue, TimeZone, state::RuntimeState,
 };
@@ -105,13 +106,37 @@ impl Remap {
 
     /// Runs the program on one event given as a JSON object.
     pub fn run(&self, event: &serde_json::Map<String, serde_json::Value>) -> Outcome {
+        self.run_value(event, None)
+    }
+
+    /// Runs the program on one event whose `timestamp` is a Vector
+    /// timestamp at `event_time_ms` (epoch milliseconds), as Vector's
+    /// sources set it (journald: the journal's time; docker_logs: Docker's).
+    pub fn run_at(
+        &self,
+        event: &serde_json::Map<String, serde_json::Value>,
+        event_time_ms: i64,
+    ) -> Outcome {
+        self.run_value(event, Some(event_time_ms))
+    }
+
+    fn run_value(
+        &self,
+        event: &serde_json::Map<String, serde_json::Value>,
+        event_time_ms: Option<i64>,
+    ) -> Outcome {
+        let mut fields: vrl::value::ObjectMap = event
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), from_json(v)))
+            .collect();
+        if let Some(ms) = event_time_ms {
+            match DateTime::from_timestamp_millis(ms) {
+                Some(time) => fields.insert("timestamp".into(), Value::Timestamp(time)),
+                None => return Outcome::Failed(format!("{ms} ms is not a Vector timestamp")),
+            };
+        }
         let mut target = TargetValue {
-            value: Value::Object(
-                event
-                    .iter()
-                    .map(|(k, v)| (k.as_str().into(), from_json(v)))
-                    .collect(),
-            ),
+            value: Value::Object(fields),
             metadata: Value::Object(BTreeMap::new()),
             secrets: Secrets::default(),
         };
@@ -126,6 +151,47 @@ impl Remap {
             Err(ExpressionError::Abort { .. }) => Outcome::Aborted,
             Err(e) => Outcome::Failed(e.to_string()),
         }
+    }
+}
+
+/// The latest payload `timestamp` (epoch milliseconds) the program turns
+/// into the event's timestamp: 9999-12-31T23:59:59.999Z, the last instant
+/// RFC 3339 can write (the `ecs` profile's bound for `@timestamp` too).
+pub const MAX_EVENT_TIME_MS: i64 = 253_402_300_799_999;
+
+/// The text Vector's `json` codec writes for the timestamp at `ms` (epoch
+/// milliseconds): RFC 3339 in UTC with as many fraction digits as needed
+/// (`2021-06-10T01:29:45.643Z`, `2021-06-10T01:29:45Z`), as VRL renders a
+/// timestamp. `None` outside 0..=[`MAX_EVENT_TIME_MS`].
+pub fn event_time_text(ms: i64) -> Option<String> {
+    if !(0..=MAX_EVENT_TIME_MS).contains(&ms) {
+        return None;
+    }
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|time| time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
+/// Epoch milliseconds of an [`event_time_text`] (`None` for any other text,
+/// or a time with a finer fraction than milliseconds).
+pub fn event_time_ms(text: &str) -> Option<i64> {
+    let ms = DateTime::parse_from_rfc3339(text).ok()?.timestamp_millis();
+    (event_time_text(ms)? == text).then_some(ms)
+}
+
+/// An event of the program in the contract's form, for checkers that
+/// compare it with the core's record: the event time the program made of
+/// the payload's `timestamp` back to epoch milliseconds, and a
+/// `twingate.timestamp` back to `timestamp`. Only for events whose input
+/// had no `timestamp` of its own (Vector's sources always set one).
+pub fn contract_form(event: &mut serde_json::Map<String, serde_json::Value>) {
+    if let Some(moved) = event.remove("twingate.timestamp") {
+        event.insert("timestamp".to_owned(), moved);
+    } else if let Some(ms) = event
+        .get("timestamp")
+        .and_then(serde_json::Value::as_str)
+        .and_then(event_time_ms)
+    {
+        event.insert("timestamp".to_owned(), ms.into());
     }
 }
 
@@ -199,6 +265,58 @@ mod tests {
             remap_source("[transforms", "a"),
             Err(Error::Toml(_))
         ));
+    }
+
+    #[test]
+    fn event_time_text_is_vrl_s_rendering() {
+        assert_eq!(
+            event_time_text(1_623_288_585_643).as_deref(),
+            Some("2021-06-10T01:29:45.643Z")
+        );
+        assert_eq!(
+            event_time_text(1_623_288_585_000).as_deref(),
+            Some("2021-06-10T01:29:45Z")
+        );
+        assert_eq!(event_time_text(0).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(
+            event_time_text(MAX_EVENT_TIME_MS).as_deref(),
+            Some("9999-12-31T23:59:59.999Z")
+        );
+        assert_eq!(event_time_text(-1), None);
+        assert_eq!(event_time_text(MAX_EVENT_TIME_MS + 1), None);
+        assert_eq!(
+            event_time_ms("2021-06-10T01:29:45.643Z"),
+            Some(1_623_288_585_643)
+        );
+        assert_eq!(event_time_ms("2021-06-10T01:29:45.643000Z"), None);
+        assert_eq!(event_time_ms("yesterday"), None);
+        let remap = Remap::compile(".seen = .timestamp").expect("compiles");
+        assert_eq!(
+            remap.run_at(&event("x"), 1_623_288_585_643),
+            Outcome::Event(
+                r#"{"message":"x","seen":"2021-06-10T01:29:45.643Z","timestamp":"2021-06-10T01:29:45.643Z"}"#
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn contract_form_undoes_the_event_time() {
+        let form = |text: &str| {
+            let mut map: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(text).expect("object");
+            contract_form(&mut map);
+            serde_json::Value::Object(map).to_string()
+        };
+        assert_eq!(
+            form(r#"{"a":1,"timestamp":"2021-06-10T01:29:45.643Z"}"#),
+            r#"{"a":1,"timestamp":1623288585643}"#
+        );
+        assert_eq!(
+            form(r#"{"twingate.timestamp":"soon"}"#),
+            r#"{"timestamp":"soon"}"#
+        );
+        assert_eq!(form(r#"{"timestamp":"soon"}"#), r#"{"timestamp":"soon"}"#);
     }
 
     #[test]

@@ -128,13 +128,18 @@ fn the_sources_are_the_documented_ones() {
     assert_eq!(units, Some(vec!["twingate-connector.service"]));
 }
 
-#[test]
-fn the_variants_run_vector_toml_s_program_byte_for_byte() {
-    let main = remap_source(
+/// vector.toml's VRL program.
+fn main_program() -> String {
+    remap_source(
         &read(&repo_root().join("vector.toml")),
         "twingate_analytics",
     )
-    .expect("vector.toml has the remap");
+    .expect("vector.toml has the remap")
+}
+
+#[test]
+fn the_variants_run_vector_toml_s_program_byte_for_byte() {
+    let main = main_program();
     Remap::compile(&main).unwrap_or_else(|e| panic!("{e}"));
     for variant in ["docker_logs.toml", "kubernetes_logs.toml"] {
         let path = repo_root().join("examples/vector").join(variant);
@@ -196,8 +201,12 @@ fn the_remap_settings_drop_service_lines_and_keep_errors() {
                 continue;
             }
             let flag = |k: &str| c.table.get(k).and_then(toml::Value::as_bool);
-            assert_eq!(flag("drop_on_abort"), Some(true), "{file}");
-            assert_eq!(flag("drop_on_error"), Some(false), "{file}");
+            // The analytics program drops service lines by `abort`; no
+            // remap loses an event on a runtime error.
+            if c.name == "twingate_analytics" {
+                assert_eq!(flag("drop_on_abort"), Some(true), "{file}");
+            }
+            assert_eq!(flag("drop_on_error"), Some(false), "{file}: {}", c.name);
         }
     }
 }
@@ -313,4 +322,51 @@ fn the_checker_catches_broken_configs() {
             "expected a problem with {want:?}, got {problems:?} for:\n{config}"
         );
     }
+}
+
+/// The exec door sets the event time as vector.toml's program does (TEAM.md
+/// decision 3): the same bound, the same conversion.
+#[test]
+fn the_exec_door_sets_the_event_time_like_the_program() {
+    let main = main_program();
+    let exec = remap_source(
+        &read(&repo_root().join("examples/vector/exec.toml")),
+        "twingate_event_time",
+    )
+    .expect("exec.toml has the event-time remap");
+    let bound = format!(
+        "millis >= 0 && millis <= {}",
+        twingate_vector::MAX_EVENT_TIME_MS
+    );
+    for part in [
+        bound.as_str(),
+        "from_unix_timestamp!(millis, unit: \"milliseconds\")",
+    ] {
+        assert!(main.contains(part), "vector.toml's program lacks `{part}`");
+        assert!(
+            exec.contains(part),
+            "exec.toml's event-time remap lacks `{part}`"
+        );
+    }
+    let remap = Remap::compile(&exec).unwrap_or_else(|e| panic!("{e}"));
+    assert!(remap.warnings().is_empty(), "{:?}", remap.warnings());
+    let run = |record: serde_json::Value| {
+        let serde_json::Value::Object(event) = record else {
+            unreachable!("an object")
+        };
+        match remap.run(&event) {
+            twingate_vector::Outcome::Event(text) => text,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        run(serde_json::json!({ "timestamp": 1_623_288_585_643_i64 })),
+        r#"{"timestamp":"2021-06-10T01:29:45.643Z"}"#
+    );
+    let moved = run(serde_json::json!({ "timestamp": "soon" }));
+    assert!(
+        moved.starts_with(r#"{"timestamp":""#)
+            && moved.ends_with(r#"","twingate.timestamp":"soon"}"#),
+        "{moved}"
+    );
 }
