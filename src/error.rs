@@ -334,17 +334,20 @@ pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends `n` in decimal.
 pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    // Filled from the end; u64::MAX has 20 digits. No index that the
+    // compiler cannot check: a bounds check's panic path would pull the
+    // formatting of its message into the module.
     let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+    let mut start = digits.len();
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
         n /= 10;
+        start -= 1;
         if n == 0 {
             break;
         }
     }
-    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(digits.get(start..).unwrap_or_default());
 }
 
 #[cfg(test)]

@@ -334,8 +334,15 @@ impl ObjectWriter {
             }
         }
         let start = self.head - len;
-        if let Some(gap) = self.out.get_mut(start..self.head) {
-            gap.copy_from_slice(&self.front);
+        // A slice of exactly `len` bytes: the copy cannot fail (and so
+        // carries no panic path).
+        let front = &self.front;
+        if let Some(gap) = self
+            .out
+            .get_mut(start..)
+            .and_then(|g| g.get_mut(..front.len()))
+        {
+            gap.copy_from_slice(front);
         }
         for entry in &mut self.front_entries {
             entry.start += start;

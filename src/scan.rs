@@ -126,6 +126,32 @@ pub fn find_any4(s: &[u8], a: u8, b: u8, c: u8, d: u8) -> usize {
         .map_or(s.len(), |i| base + i)
 }
 
+/// Index of the first `"`, `[`, `]`, `{` or `}` in `s`, or `s.len()`: the
+/// bytes that matter when skipping a compact JSON value.
+#[inline]
+pub fn find_structural(s: &[u8]) -> usize {
+    let (words, rest) = s.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        // `| 0x20` maps `[` and `]` onto `{` and `}` (and only `\x02` onto
+        // `"`, which also counts: the lowest flag stays exact, and JSON
+        // text holds no raw control characters anyway).
+        let w = u64::from_le_bytes(*word) | (LO * 0x20);
+        let mask = lanes_eq(w, b'{') | lanes_eq(w, b'}') | lanes_eq(w, b'"');
+        if mask != 0 {
+            return i * 8 + lowest_lane(mask);
+        }
+    }
+    let base = words.len() * 8;
+    rest.iter()
+        .position(|&b| is_structural(b))
+        .map_or(s.len(), |i| base + i)
+}
+
+#[inline(always)]
+fn is_structural(b: u8) -> bool {
+    matches!(b | 0x20, b'{' | b'}' | b'"')
+}
+
 /// Number of ASCII digits at the start of `s`, eight bytes per step.
 #[inline]
 pub fn digit_run(s: &[u8]) -> usize {
@@ -182,6 +208,8 @@ mod tests {
                     assert_eq!(digit_run(&digits), naive_all_digits.unwrap_or(len));
                     let naive_either = s.iter().position(|&c| c == b':' || c == b'{');
                     assert_eq!(find_either(&s, b':', b'{'), naive_either.unwrap_or(len));
+                    let naive_structural = s.iter().position(|&c| is_structural(c));
+                    assert_eq!(find_structural(&s), naive_structural.unwrap_or(len));
                     let naive_any4 = s.iter().position(|&c| b":{\\\"".contains(&c));
                     assert_eq!(
                         find_any4(&s, b':', b'{', b'\\', b'"'),

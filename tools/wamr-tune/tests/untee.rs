@@ -9,7 +9,10 @@ mod support;
 use twingate_cli::host::{EventTime, FluentBitHost, HostOptions};
 
 /// `(func (export "f") (param i32) (result i32) (local i32)
-///    local.get 0  i32.const 7  i32.add  local.tee 1  local.get 1  i32.mul)`
+///    local.get 0  local.tee 1  drop  (outside a loop: kept)
+///    loop (result i32)
+///      local.get 0  i32.const 7  i32.add  local.tee 1  local.get 1  i32.mul
+///    end)`
 /// with a block, a load (memory) and a `memory.copy` around it, so that
 /// immediates of several kinds are read.
 fn small_module() -> Vec<u8> {
@@ -19,10 +22,13 @@ fn small_module() -> Vec<u8> {
         0x41, 0x10, 0x41, 0x00, 0x41, 0x04, 0xfc, 0x0a, 0x00,
         0x00, // memory.copy 16 <- 0, 4 bytes
         0x0b, // end
+        0x20, 0x00, 0x22, 0x01, 0x1a, // local.get 0, local.tee 1, drop
+        0x03, 0x7f, // loop (result i32)
         0x20, 0x00, 0x41, 0x07, 0x6a, // local.get 0, i32.const 7, i32.add
         0x22, 0x01, // local.tee 1
         0x20, 0x01, 0x6c, // local.get 1, i32.mul
         0x41, 0x00, 0x28, 0x02, 0x00, 0x6a, // + i32.load (offset 0)
+        0x0b, // end of the loop
         0x0b, // end
     ];
     let mut module = b"\0asm\x01\0\0\0".to_vec();
@@ -56,11 +62,22 @@ fn a_tee_becomes_a_set_and_a_get_and_nothing_else_changes() {
     assert_eq!(stats.tees, 1);
     assert_eq!(stats.functions, 1);
     assert_eq!(tuned.len(), module.len() + 2);
-    let tee = module
+    let outside = module
         .windows(2)
         .position(|w| w == [0x22, 0x01])
         .expect("a tee");
-    assert_eq!(&tuned[tee..tee + 4], &[0x21, 0x01, 0x20, 0x01]);
+    assert_eq!(
+        &tuned[outside..outside + 2],
+        &[0x22, 0x01],
+        "kept outside the loop"
+    );
+    let inside = outside
+        + 2
+        + module[outside + 2..]
+            .windows(2)
+            .position(|w| w == [0x22, 0x01])
+            .expect("a second tee");
+    assert_eq!(&tuned[inside..inside + 4], &[0x21, 0x01, 0x20, 0x01]);
     for x in [0, 1, -8, 1000] {
         assert_eq!(run(&tuned, x), run(&module, x), "f({x})");
     }
