@@ -43,7 +43,8 @@ enum Kind {
     /// `1.50` -> `1.5`); same value.
     FloatText,
     /// A number too large for a float (`1e400`): VRL's parser rejects the
-    /// payload, so the event becomes an error record.
+    /// payload, so the event becomes an error record (the core writes the
+    /// number as a string of its text).
     NumberOutOfRange,
     /// The payload's integer `timestamp` (epoch milliseconds, 0 to
     /// 9999-12-31T23:59:59.999Z) is the event's `timestamp` as a Vector
@@ -353,13 +354,15 @@ fn classify(
 }
 
 /// True when the core's event holds a number that overflows a float.
+/// Whether the core's event holds a number beyond a double, which the core
+/// writes as a string of its text (`"1e400"`).
 fn out_of_range_number(core_event: &str) -> bool {
     fn walk(j: &J) -> bool {
         match j {
-            J::Number(t) => t.parse::<f64>().is_ok_and(f64::is_infinite),
+            J::Scalar(Value::String(t)) => t.parse::<f64>().is_ok_and(f64::is_infinite),
             J::Array(items) => items.iter().any(walk),
             J::Object(_, map) => map.values().any(walk),
-            J::Scalar(_) => false,
+            J::Number(_) | J::Scalar(_) => false,
         }
     }
     parse_j(core_event).is_ok_and(|j| walk(&j))
