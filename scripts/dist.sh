@@ -86,6 +86,7 @@ setup_rust
 
 echo "== dist: building (the commands .ci/test runs)" >&2
 cargo build --release -p twingate-analytics --target wasm32-unknown-unknown
+cargo run --release -q -p wamr-tune -- target/wasm32-unknown-unknown/release/twingate_analytics.wasm
 js/build.sh
 cargo build --release -p twingate-cli --target wasm32-wasip1 --no-default-features
 

@@ -16,8 +16,10 @@ setup_rust
 
 (
   cd "$root"
-  # The Fluent Bit module, exactly as `.ci/test` builds it.
+  # The Fluent Bit module, exactly as `.ci/test` builds it (and tunes it
+  # for Fluent Bit's interpreter: tools/wamr-tune).
   cargo build --release -p twingate-analytics --target wasm32-unknown-unknown
+  cargo run --release -q -p wamr-tune -- target/wasm32-unknown-unknown/release/twingate_analytics.wasm
   # The CLI, built the way `cargo test --release --workspace` (.ci/test)
   # builds it: a plain `cargo build -p twingate-cli` resolves wasmtime with
   # fewer features than the workspace's tests and would compile it a second

@@ -4,7 +4,8 @@
 //! (what went wrong, where, and how to fix it when a fix is known) is only
 //! rendered when an error record is written.
 
-use std::fmt;
+use alloc::vec::Vec;
+use core::fmt;
 
 /// The largest nesting accepted in a payload (the payload itself is level 1).
 pub const MAX_DEPTH: usize = 64;
@@ -284,11 +285,11 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = Vec::new();
         self.write_message(0, &mut out);
-        f.write_str(&String::from_utf8_lossy(&out))
+        f.write_str(&alloc::string::String::from_utf8_lossy(&out))
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 /// Message text without `core::fmt` (which would add kilobytes to the
 /// module); everything it writes is ASCII or comes from a `&str`.
@@ -333,17 +334,20 @@ pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends `n` in decimal.
 pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    // Filled from the end; u64::MAX has 20 digits. No index that the
+    // compiler cannot check: a bounds check's panic path would pull the
+    // formatting of its message into the module.
     let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+    let mut start = digits.len();
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
         n /= 10;
+        start -= 1;
         if n == 0 {
             break;
         }
     }
-    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(digits.get(start..).unwrap_or_default());
 }
 
 #[cfg(test)]

@@ -14,9 +14,12 @@
 //! that the host copies at once. The buffer behind that pointer belongs to
 //! the one [`Transformer`] of this instance and is reused by the next call,
 //! so nothing leaks and nothing dangles.
+//!
+//! The module is built without std (see `lib.rs`), so this is also where its
+//! allocator and its panic handler live.
 
-use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU32, Ordering};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::{Options, Outcome, Profile, Transformer};
 
@@ -140,4 +143,311 @@ fn host_bytes(ptr: u32, len: u32) -> Option<&'static [u8]> {
     // the module writes to the host's copy, which lies in the host's heap,
     // apart from everything Rust's allocator hands out.
     Some(unsafe { core::slice::from_raw_parts(ptr as *const u8, len as usize) })
+}
+
+/// A panic would be a bug (the core has no panicking paths on purpose): trap,
+/// which Fluent Bit logs, rather than carry std's formatting machinery.
+#[cfg(not(feature = "js"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+#[cfg(not(feature = "js"))]
+#[global_allocator]
+static HEAP: Heap = Heap(UnsafeCell::new(Blocks {
+    free: [0; CLASSES],
+    end: 0,
+}));
+
+/// The module's allocator, in place of std's dlmalloc (9 KiB): blocks with
+/// their size at both ends (boundary tags), so that a freed block merges
+/// with free neighbours, kept on free lists by size class. Pages come from
+/// `memory.grow`, as std's allocator gets them: the host's own heap inside
+/// the instance is never touched. The transformer's buffers grow to their
+/// largest record and stay, so after a warm-up nothing is allocated and
+/// memory stays flat.
+///
+/// A block is `[tag][payload][tag]`, each tag 8 bytes holding the block's
+/// size (a multiple of 16, tags included) and whether it is in use. Blocks
+/// start 8 bytes past a multiple of 16, so every payload is 16-aligned. A
+/// free block's payload holds the previous and next block on its list. The
+/// heap is one run of pages (only this allocator grows the memory), with an
+/// in-use tag before the first block and after the last, so merging stops
+/// there.
+#[cfg(not(feature = "js"))]
+struct Heap(UnsafeCell<Blocks>);
+
+#[cfg(not(feature = "js"))]
+struct Blocks {
+    /// Per size class (blocks of `2^c` to `2^(c+1) - 1` bytes), the first
+    /// free block (0: none).
+    free: [usize; CLASSES],
+    /// The heap's end: where its closing tag lies (0 before the first use).
+    end: usize,
+}
+
+#[cfg(not(feature = "js"))]
+const CLASSES: usize = usize::BITS as usize;
+#[cfg(not(feature = "js"))]
+const TAG: usize = 8;
+/// A list link (the second one follows the first).
+#[cfg(not(feature = "js"))]
+const WORD: usize = core::mem::size_of::<usize>();
+/// The smallest block: two tags and room for the two list links.
+#[cfg(not(feature = "js"))]
+const MIN_BLOCK: usize = 32;
+#[cfg(not(feature = "js"))]
+const USED: usize = 1;
+/// The heap grows by at least this many 64 KiB pages at a time.
+#[cfg(not(feature = "js"))]
+const GROW_PAGES: usize = 4;
+
+#[cfg(not(feature = "js"))]
+fn class_of(size: usize) -> usize {
+    (usize::BITS - 1 - size.leading_zeros()) as usize
+}
+
+/// The block size that holds `payload` bytes: tags added, rounded up to 16.
+#[cfg(not(feature = "js"))]
+fn block_size(payload: usize) -> Option<usize> {
+    let size = payload.checked_add(2 * TAG + 15)? & !15;
+    Some(size.max(MIN_BLOCK))
+}
+
+// SAFETY (for every function below that reads or writes a tag or a link):
+// the addresses are those of blocks inside the heap, which this allocator
+// alone owns; tags and links are whole `usize` words at 8-aligned
+// addresses (blocks start 8 past a multiple of 16, and sizes are multiples
+// of 16); linear memory is always mapped.
+#[cfg(not(feature = "js"))]
+impl Blocks {
+    unsafe fn word(at: usize) -> usize {
+        // SAFETY: see above.
+        unsafe { *(at as *const usize) }
+    }
+
+    unsafe fn set_word(at: usize, value: usize) {
+        // SAFETY: see above.
+        unsafe { *(at as *mut usize) = value }
+    }
+
+    /// Writes both tags of the block at `block`.
+    unsafe fn tag(block: usize, size: usize, used: bool) {
+        let tag = size | usize::from(used);
+        // SAFETY: see above.
+        unsafe {
+            Self::set_word(block, tag);
+            Self::set_word(block + size - TAG, tag);
+        }
+    }
+
+    /// Puts the free block `block` of `size` bytes on its list.
+    unsafe fn insert(&mut self, block: usize, size: usize) {
+        let class = class_of(size);
+        let Some(head) = self.free.get_mut(class) else {
+            return;
+        };
+        // SAFETY: see above; the payload holds the links.
+        unsafe {
+            Self::tag(block, size, false);
+            Self::set_word(block + TAG, 0);
+            Self::set_word(block + TAG + WORD, *head);
+            if *head != 0 {
+                Self::set_word(*head + TAG, block);
+            }
+        }
+        *head = block;
+    }
+
+    /// Takes the free block `block` of `size` bytes off its list.
+    unsafe fn remove(&mut self, block: usize, size: usize) {
+        // SAFETY: see above.
+        let (prev, next) = unsafe { (Self::word(block + TAG), Self::word(block + TAG + WORD)) };
+        if next != 0 {
+            // SAFETY: see above.
+            unsafe { Self::set_word(next + TAG, prev) };
+        }
+        if prev != 0 {
+            // SAFETY: see above.
+            unsafe { Self::set_word(prev + TAG + WORD, next) };
+        } else if let Some(head) = self.free.get_mut(class_of(size)) {
+            *head = next;
+        }
+    }
+
+    /// A free block of at least `size` bytes, off its list, or 0.
+    unsafe fn find(&mut self, size: usize) -> usize {
+        // The first fit in the class of `size`, else the first block of
+        // any larger class (all of which fit).
+        let class = class_of(size);
+        let mut block = self.free.get(class).copied().unwrap_or(0);
+        while block != 0 {
+            // SAFETY: see above.
+            let found = unsafe { Self::word(block) };
+            if found >= size {
+                // SAFETY: see above.
+                unsafe { self.remove(block, found) };
+                return block;
+            }
+            // SAFETY: see above.
+            block = unsafe { Self::word(block + TAG + WORD) };
+        }
+        for larger in class + 1..CLASSES {
+            let block = self.free.get(larger).copied().unwrap_or(0);
+            if block != 0 {
+                // SAFETY: see above.
+                unsafe { self.remove(block, Self::word(block)) };
+                return block;
+            }
+        }
+        0
+    }
+
+    /// Marks `block` (free, off its list) in use for `size` bytes, giving
+    /// back what is left of it when that makes a block.
+    unsafe fn use_block(&mut self, block: usize, size: usize) -> *mut u8 {
+        // SAFETY: see above.
+        unsafe {
+            let have = Self::word(block) & !USED;
+            if have - size >= MIN_BLOCK {
+                Self::tag(block, size, true);
+                self.insert(block + size, have - size);
+            } else {
+                Self::tag(block, have, true);
+            }
+        }
+        (block + TAG) as *mut u8
+    }
+
+    /// Adds pages for at least `size` bytes; the new space joins the last
+    /// block when that is free. False when the memory cannot grow.
+    unsafe fn grow(&mut self, size: usize) -> bool {
+        let pages = (size + 2 * TAG).div_ceil(65536).max(GROW_PAGES);
+        let old = core::arch::wasm32::memory_grow(0, pages);
+        if old == usize::MAX {
+            return false;
+        }
+        let start = old * 65536;
+        let new_end = start + pages * 65536 - 16 + TAG;
+        // SAFETY: see above; the new pages are ours.
+        unsafe {
+            let block = if self.end != 0 && self.end == start - 16 + TAG {
+                // The old closing tag becomes the start of the new block,
+                // merged with a free last block before it.
+                let mut block = self.end;
+                let before = Self::word(block - TAG);
+                if before & USED == 0 {
+                    block -= before;
+                    self.remove(block, before);
+                }
+                block
+            } else {
+                // The first run (or one apart from the last): an opening tag.
+                Self::set_word(start + 16 - TAG - TAG, USED);
+                start + 16 - TAG
+            };
+            Self::set_word(new_end, USED);
+            self.end = new_end;
+            self.insert(block, new_end - block);
+        }
+        true
+    }
+}
+
+// SAFETY: one thread (see `Instance`), so the cell is never shared across
+// threads; the allocator is not re-entered (it calls nothing that
+// allocates).
+#[cfg(not(feature = "js"))]
+unsafe impl Sync for Heap {}
+
+#[cfg(not(feature = "js"))]
+unsafe impl core::alloc::GlobalAlloc for Heap {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        // SAFETY: one thread and no re-entry (see `Sync` above): this is the
+        // only reference to the blocks while it lives.
+        let blocks = unsafe { &mut *self.0.get() };
+        let Some(size) = block_size(layout.size()).filter(|_| layout.align() <= 16) else {
+            return core::ptr::null_mut();
+        };
+        // SAFETY: see `Blocks`.
+        unsafe {
+            let mut block = blocks.find(size);
+            if block == 0 {
+                if !blocks.grow(size) {
+                    return core::ptr::null_mut();
+                }
+                block = blocks.find(size);
+                if block == 0 {
+                    return core::ptr::null_mut();
+                }
+            }
+            blocks.use_block(block, size)
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: core::alloc::Layout) {
+        // SAFETY: as in `alloc`.
+        let blocks = unsafe { &mut *self.0.get() };
+        let mut block = ptr as usize - TAG;
+        // SAFETY: `ptr` came from `alloc` (the caller's contract), so a
+        // block in use lies around it, with its neighbours' tags (or the
+        // heap's end tags) on both sides; see `Blocks`.
+        unsafe {
+            let mut size = Blocks::word(block) & !USED;
+            let next = Blocks::word(block + size);
+            if next & USED == 0 {
+                blocks.remove(block + size, next);
+                size += next;
+            }
+            let before = Blocks::word(block - TAG);
+            if before & USED == 0 {
+                block -= before;
+                blocks.remove(block, before);
+                size += before;
+            }
+            blocks.insert(block, size);
+        }
+    }
+
+    unsafe fn realloc(
+        &self,
+        ptr: *mut u8,
+        layout: core::alloc::Layout,
+        new_size: usize,
+    ) -> *mut u8 {
+        // A buffer that still fits its block (or the free block after it)
+        // stays where it is.
+        if let Some(size) = block_size(new_size) {
+            // SAFETY: as in `alloc` and `dealloc`.
+            let blocks = unsafe { &mut *self.0.get() };
+            let block = ptr as usize - TAG;
+            // SAFETY: as in `dealloc`.
+            unsafe {
+                let have = Blocks::word(block) & !USED;
+                if size <= have {
+                    return ptr;
+                }
+                let next = Blocks::word(block + have);
+                if next & USED == 0 && have + next >= size {
+                    blocks.remove(block + have, next);
+                    Blocks::tag(block, have + next, false);
+                    return blocks.use_block(block, size);
+                }
+            }
+        }
+        // SAFETY: the caller's contract for `realloc` (a block of `layout`
+        // from this allocator, `new_size` valid for its alignment).
+        let new_layout =
+            unsafe { core::alloc::Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: as above; the new block is fresh, so the two do not overlap.
+        unsafe {
+            let new = self.alloc(new_layout);
+            if !new.is_null() {
+                core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+            new
+        }
+    }
 }

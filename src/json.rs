@@ -8,6 +8,7 @@
 
 use crate::error::{Error, ErrorKind, Expected, HEX};
 use crate::scan::{find_string_delimiter, find_string_special};
+use alloc::vec::Vec;
 
 /// U+FFFD REPLACEMENT CHARACTER, for invalid UTF-8 and lone surrogates.
 const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
@@ -329,7 +330,7 @@ fn utf8_run<S: Sink>(src: &[u8], pos: usize, out: &mut S) -> usize {
 }
 
 fn write_lossy<S: Sink>(text: &[u8], out: &mut S) {
-    if std::str::from_utf8(text).is_ok() {
+    if core::str::from_utf8(text).is_ok() {
         out.bytes(text);
         return;
     }

@@ -15,6 +15,8 @@
 //! under it. So each object the payload opens is remembered too (an entry
 //! that writes nothing), and each field knows the object it sits in.
 
+use alloc::vec::Vec;
+
 /// Room kept before the payload for the record's own fields; a record whose
 /// fields need more is handled by shifting once.
 const GAP: usize = 256;
@@ -187,19 +189,20 @@ impl ObjectWriter {
     }
 
     /// Writes a whole field, `"<prefix><key>":<value>`, and a `"` after the
-    /// value when `close_quote`: one reservation and four copies, the
-    /// cheapest way through Fluent Bit's interpreter.
-    #[inline]
-    pub(crate) fn whole_field(
-        &mut self,
-        prefix: &[u8],
-        key: &[u8],
-        value: &[u8],
-        close_quote: bool,
-    ) {
+    /// value when `close_quote`: one reservation and four copies. Without
+    /// the bookkeeping that resolving a repeated key needs: for the in-place
+    /// fast path, which gives up (and leaves the record to the general path)
+    /// when [`ObjectWriter::maybe_repeated`] says a key may repeat.
+    #[inline(always)]
+    pub(crate) fn put_field(&mut self, prefix: &[u8], key: &[u8], value: &[u8], close_quote: bool) {
         let entry = write_field(&mut self.out, prefix, key, value, close_quote, self.parent);
         self.note(entry.hash);
-        self.entries.push(entry);
+    }
+    /// [`ObjectWriter::open`] for the fast path: the object's key is only
+    /// noted (see [`ObjectWriter::put_field`]).
+    #[inline(always)]
+    pub(crate) fn note_path(&mut self, path: &[u8]) {
+        self.note(key_hash(path, 0, path.len()));
     }
 
     /// Starts one of the record's own fields, which go before every
@@ -270,7 +273,7 @@ impl ObjectWriter {
             self.compact();
         }
         // The first field's comma becomes the `{`; with no field, write one.
-        if self.front_entries.is_empty() && self.entries.is_empty() {
+        if self.out.len() == self.head {
             self.head = self.head.saturating_sub(1);
         }
         if let Some(first) = self.out.get_mut(self.head) {
@@ -291,15 +294,30 @@ impl ObjectWriter {
         self.out.get(self.head..).filter(|text| !text.is_empty())
     }
 
-    /// Remembers a key's hash; a bit already set means a possible repeat.
-    #[inline(never)]
+    /// Remembers a key's hash as two bits of the filter; both already set
+    /// means a possible repeat (one key in about 1,500 of a 30-field
+    /// event's by chance, so [`ObjectWriter::put_field`]'s callers can
+    /// afford to start over the general way when it happens).
+    #[inline(always)]
     fn note(&mut self, hash: u32) {
-        // The hash's top bits: its low ones do not see the key's last bytes.
-        let bit = 1u64 << ((hash >> 20) & 63);
-        if let Some(word) = self.seen.get_mut((hash >> 26) as usize % SEEN_WORDS) {
-            self.maybe_repeated |= *word & bit != 0;
-            *word |= bit;
+        let (first, second) = (hash >> 20, hash >> 8);
+        let (bit1, bit2) = (1u64 << (first & 63), 1u64 << (second & 63));
+        let (at1, at2) = ((first >> 6) as usize, (second >> 6) as usize % SEEN_WORDS);
+        let old1 = self.seen.get(at1 % SEEN_WORDS).copied().unwrap_or(0);
+        let old2 = self.seen.get(at2).copied().unwrap_or(0);
+        self.maybe_repeated |= old1 & bit1 != 0 && old2 & bit2 != 0;
+        if let Some(word) = self.seen.get_mut(at1 % SEEN_WORDS) {
+            *word |= bit1;
         }
+        if let Some(word) = self.seen.get_mut(at2) {
+            *word |= bit2;
+        }
+    }
+
+    /// Whether a key may have been written twice since `begin` (see
+    /// [`ObjectWriter::put_field`]).
+    pub(crate) fn maybe_repeated(&self) -> bool {
+        self.maybe_repeated
     }
 
     /// Moves the record's fields into the gap, just before the others.
@@ -308,7 +326,7 @@ impl ObjectWriter {
         if len > self.head {
             // Rare: more record fields than the gap holds. Widen it once.
             let more = len - self.head;
-            self.out.splice(0..0, std::iter::repeat_n(b' ', more));
+            self.out.splice(0..0, core::iter::repeat_n(b' ', more));
             self.head += more;
             for entry in &mut self.entries {
                 entry.start += more;
@@ -316,8 +334,15 @@ impl ObjectWriter {
             }
         }
         let start = self.head - len;
-        if let Some(gap) = self.out.get_mut(start..self.head) {
-            gap.copy_from_slice(&self.front);
+        // A slice of exactly `len` bytes: the copy cannot fail (and so
+        // carries no panic path).
+        let front = &self.front;
+        if let Some(gap) = self
+            .out
+            .get_mut(start..)
+            .and_then(|g| g.get_mut(..front.len()))
+        {
+            gap.copy_from_slice(front);
         }
         for entry in &mut self.front_entries {
             entry.start += start;
@@ -412,7 +437,7 @@ impl ObjectWriter {
                     .extend_from_slice(self.out.get(entry.start..end).unwrap_or_default());
             }
         }
-        std::mem::swap(&mut self.out, &mut self.spare);
+        core::mem::swap(&mut self.out, &mut self.spare);
         self.entries.clear();
         self.front_entries.clear();
         // Keep a field for `finish` to open with `{`, unless none is left.
@@ -514,7 +539,9 @@ fn key_hash(buf: &[u8], start: usize, end: usize) -> u32 {
             .rev()
             .fold(0u64, |acc, &b| acc << 8 | u64::from(b)),
     };
-    ((((len as u64) << 56) ^ last).wrapping_mul(K) >> 32) as u32
+    // The length goes in at the low end, so that the multiply carries it
+    // into every bit the filter reads.
+    (last.wrapping_add(len as u64).wrapping_mul(K) >> 32) as u32
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 use crate::error::{Error, ErrorKind, Expected};
 use crate::json::{Plain, Strings, Validate, at, copy_value, skip_ws, string, unexpected};
 use crate::scan::find_string_special;
+use alloc::vec::Vec;
 
 /// Nesting allowed inside a record's own fields (the record is level 1).
 /// Records from Fluent Bit are shallow; this only bounds hostile input.

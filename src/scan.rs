@@ -33,6 +33,24 @@ fn lowest_lane(mask: u64) -> usize {
     (mask.trailing_zeros() / 8) as usize
 }
 
+/// Index of the first byte of `s` that `lanes` flags in its word (the lowest
+/// flag exact) and `is` says of it alone (for the last few bytes), or
+/// `s.len()`: the one loop every finder below shares.
+#[inline(always)]
+fn find_by(s: &[u8], lanes: impl Fn(u64) -> u64, is: impl Fn(u8) -> bool) -> usize {
+    let (words, rest) = s.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        let mask = lanes(u64::from_le_bytes(*word));
+        if mask != 0 {
+            return i * 8 + lowest_lane(mask);
+        }
+    }
+    let base = words.len() * 8;
+    rest.iter()
+        .position(|&b| is(b))
+        .map_or(s.len(), |i| base + i)
+}
+
 /// Bytes that end a run of plain string content: `"`, `\`, a control
 /// character (below 0x20) or any non-ASCII byte (which needs UTF-8 checking).
 #[inline(always)]
@@ -52,17 +70,7 @@ fn string_special_lanes(w: u64) -> u64 {
 /// `s.len()`.
 #[inline]
 pub fn find_string_special(s: &[u8]) -> usize {
-    let (words, rest) = s.as_chunks::<8>();
-    for (i, word) in words.iter().enumerate() {
-        let mask = string_special_lanes(u64::from_le_bytes(*word));
-        if mask != 0 {
-            return i * 8 + lowest_lane(mask);
-        }
-    }
-    let base = words.len() * 8;
-    rest.iter()
-        .position(|&b| is_string_special(b))
-        .map_or(s.len(), |i| base + i)
+    find_by(s, string_special_lanes, is_string_special)
 }
 
 /// Bytes that end a run inside a string once non-ASCII bytes are being
@@ -75,55 +83,43 @@ pub fn is_string_delimiter(b: u8) -> bool {
 /// Index of the first `"`, `\` or control character in `s`, or `s.len()`.
 #[inline]
 pub fn find_string_delimiter(s: &[u8]) -> usize {
-    let (words, rest) = s.as_chunks::<8>();
-    for (i, word) in words.iter().enumerate() {
-        let w = u64::from_le_bytes(*word);
-        // `"` and the control characters as in `string_special_lanes`;
-        // `lanes_below` ignores lanes with the high bit set, which is right:
-        // non-ASCII bytes are content here.
-        let mask = lanes_below(w ^ (LO * 0x02), 0x21) | lanes_eq(w, b'\\');
-        if mask != 0 {
-            return i * 8 + lowest_lane(mask);
-        }
-    }
-    let base = words.len() * 8;
-    rest.iter()
-        .position(|&b| is_string_delimiter(b))
-        .map_or(s.len(), |i| base + i)
+    // `"` and the control characters as in `string_special_lanes`;
+    // `lanes_below` ignores lanes with the high bit set, which is right:
+    // non-ASCII bytes are content here.
+    let lanes = |w: u64| lanes_below(w ^ (LO * 0x02), 0x21) | lanes_eq(w, b'\\');
+    find_by(s, lanes, is_string_delimiter)
 }
 
 /// Index of the first `a` or `b` in `s`, or `s.len()`.
 #[inline]
 pub fn find_either(s: &[u8], a: u8, b: u8) -> usize {
-    let (words, rest) = s.as_chunks::<8>();
-    for (i, word) in words.iter().enumerate() {
-        let w = u64::from_le_bytes(*word);
-        let mask = lanes_eq(w, a) | lanes_eq(w, b);
-        if mask != 0 {
-            return i * 8 + lowest_lane(mask);
-        }
-    }
-    let base = words.len() * 8;
-    rest.iter()
-        .position(|&c| c == a || c == b)
-        .map_or(s.len(), |i| base + i)
+    find_by(s, |w| lanes_eq(w, a) | lanes_eq(w, b), |c| c == a || c == b)
 }
 
 /// Index of the first `a`, `b`, `c` or `d` in `s`, or `s.len()`.
 #[inline]
 pub fn find_any4(s: &[u8], a: u8, b: u8, c: u8, d: u8) -> usize {
-    let (words, rest) = s.as_chunks::<8>();
-    for (i, word) in words.iter().enumerate() {
-        let w = u64::from_le_bytes(*word);
-        let mask = lanes_eq(w, a) | lanes_eq(w, b) | lanes_eq(w, c) | lanes_eq(w, d);
-        if mask != 0 {
-            return i * 8 + lowest_lane(mask);
-        }
-    }
-    let base = words.len() * 8;
-    rest.iter()
-        .position(|&x| x == a || x == b || x == c || x == d)
-        .map_or(s.len(), |i| base + i)
+    let lanes = |w: u64| lanes_eq(w, a) | lanes_eq(w, b) | lanes_eq(w, c) | lanes_eq(w, d);
+    find_by(s, lanes, |x| x == a || x == b || x == c || x == d)
+}
+
+/// Index of the first `"`, `[`, `]`, `{` or `}` in `s`, or `s.len()`: the
+/// bytes that matter when skipping a compact JSON value.
+#[inline]
+pub fn find_structural(s: &[u8]) -> usize {
+    // `| 0x20` maps `[` and `]` onto `{` and `}` (and only `\x02` onto `"`,
+    // which also counts: the lowest flag stays exact, and JSON text holds
+    // no raw control characters anyway).
+    let lanes = |w: u64| {
+        let w = w | (LO * 0x20);
+        lanes_eq(w, b'{') | lanes_eq(w, b'}') | lanes_eq(w, b'"')
+    };
+    find_by(s, lanes, is_structural)
+}
+
+#[inline(always)]
+fn is_structural(b: u8) -> bool {
+    matches!(b | 0x20, b'{' | b'}' | b'"')
 }
 
 /// Number of ASCII digits at the start of `s`, eight bytes per step.
@@ -182,6 +178,8 @@ mod tests {
                     assert_eq!(digit_run(&digits), naive_all_digits.unwrap_or(len));
                     let naive_either = s.iter().position(|&c| c == b':' || c == b'{');
                     assert_eq!(find_either(&s, b':', b'{'), naive_either.unwrap_or(len));
+                    let naive_structural = s.iter().position(|&c| is_structural(c));
+                    assert_eq!(find_structural(&s), naive_structural.unwrap_or(len));
                     let naive_any4 = s.iter().position(|&c| b":{\\\"".contains(&c));
                     assert_eq!(
                         find_any4(&s, b':', b'{', b'\\', b'"'),

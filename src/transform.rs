@@ -1,7 +1,8 @@
 //! One record in, at most one record out: the three outcomes of SPEC
 //! section 2, with every buffer owned and reused by [`Transformer`].
 
-use std::ops::Range;
+use alloc::vec::Vec;
+use core::ops::Range;
 
 use crate::error::{Error, OUTPUT_MAX_DEPTH};
 use crate::flatten::Flattener;
@@ -207,9 +208,9 @@ impl Transformer {
                     self.out.clear();
                     return Outcome::Dropped;
                 }
-                // Profiles other than `flatten` take the plain path.
-                let in_place = in_place && options.profile == Profile::Flatten;
-                if in_place && let Some(outcome) = self.event_in_place(record, candidate) {
+                if in_place
+                    && let Some(outcome) = self.event_in_place(record, candidate, options.profile)
+                {
                     return outcome;
                 }
                 let line = match record::string_field(record, key, plain_key, value) {
@@ -233,7 +234,7 @@ impl Transformer {
             // Checked by `scan`, so decoding cannot fail.
             let _ = string(record, field.value.0 + 1, &mut self.line, Strings::Decode);
         }
-        let line = std::mem::take(&mut self.line);
+        let line = core::mem::take(&mut self.line);
         let outcome = self.analytics(&line, Source::Record(record, Some(line_key)), options);
         self.line = line;
         outcome
@@ -244,9 +245,14 @@ impl Transformer {
     /// [`Quoted`]), instead of being decoded and read again. `None` when
     /// anything is unusual; the caller then takes the plain path, which gives
     /// the same events and exact error messages.
-    fn event_in_place(&mut self, record: &[u8], line: Candidate) -> Option<Outcome> {
+    fn event_in_place(
+        &mut self,
+        record: &[u8],
+        line: Candidate,
+        profile: Profile,
+    ) -> Option<Outcome> {
         let before = self.fields.len();
-        let outcome = self.try_event_in_place(record, line, before);
+        let outcome = self.try_event_in_place(record, line, before, profile.schema());
         if outcome.is_none() {
             self.fields.truncate(before);
         }
@@ -258,6 +264,7 @@ impl Transformer {
         record: &[u8],
         line: Candidate,
         before: usize,
+        schema: Option<Schema>,
     ) -> Option<Outcome> {
         let word_end = line.value + 1 + WORD_AND_SPACE.len();
         if !record.get(line.value + 1..)?.starts_with(WORD_AND_SPACE) {
@@ -269,9 +276,16 @@ impl Transformer {
         }
         let line_key = *LINE_KEYS.get(line.rank)?;
         self.out.begin();
-        let end = self
-            .flattener
-            .payload_in_place(record, body, &mut self.out)?;
+        // `flatten` writes the payload straight into the output; the other
+        // profiles flatten it apart first, then map it.
+        let payload = match schema {
+            None => &mut self.out,
+            Some(_) => {
+                self.profiler.begin();
+                &mut self.profiler.payload
+            }
+        };
+        let end = self.flattener.payload_in_place(record, body, payload)?;
         // The rest of the line, up to the record string's closing quote:
         // usually just the line end.
         let mut check = Validate::default();
@@ -305,15 +319,41 @@ impl Transformer {
             }
         }
         // The record's fields go before the payload's, wherever they were.
-        self.write_fields(record, 0..self.fields.len(), Some(line_key));
+        match schema {
+            None => self.write_fields(record, 0..self.fields.len(), Some(line_key)),
+            Some(schema) => self.write_fields_displacing(record, Some(line_key), schema),
+        }
         let trailing_raw = record.get(end..close - 1).unwrap_or_default();
+        self.message.clear();
         if !only_escaped_blanks(trailing_raw) {
-            self.message.clear();
             let _ = string(record, end, &mut self.message, Strings::Decode);
-            let trailing = trim_blanks(&self.message);
-            if !trailing.is_empty() {
-                text_field(&mut self.out, TRAILING, trailing);
+        }
+        let trailing = trim_blanks(&self.message);
+        // The fast path keeps no record of where each field lies, which
+        // resolving a repeated key needs: the general path does that.
+        let payload = match schema {
+            None => &self.out,
+            Some(_) => &self.profiler.payload,
+        };
+        if payload.maybe_repeated() {
+            return None;
+        }
+        match schema {
+            None if !trailing.is_empty() => text_field(&mut self.out, TRAILING, trailing),
+            None => {}
+            Some(schema) => {
+                self.profiler.payload.finish();
+                let extras = Extras {
+                    trailing,
+                    line_prefix: None,
+                };
+                self.profiler.write(schema, extras, &mut self.out);
             }
+        }
+        // A record field repeated by the payload (or `twingate.trailing`)
+        // is resolved by the general path too.
+        if schema.is_none() && self.out.maybe_repeated() {
+            return None;
         }
         self.out.finish();
         Some(Outcome::Event)

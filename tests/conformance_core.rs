@@ -3,7 +3,7 @@
 mod support;
 
 use support::{Answer, Case, all_cases, assert_conforms};
-use twingate_analytics::{Options, Outcome, Transformer};
+use twingate_analytics::{Options, Outcome, Profile, Transformer};
 
 fn answer(t: &Transformer, outcome: Outcome) -> Answer {
     let text = String::from_utf8(t.output().to_vec()).expect("output is UTF-8");
@@ -84,9 +84,13 @@ fn fast_path_agrees_with_the_reference_byte_for_byte() {
             String::from_utf8_lossy(record)
         );
     };
+    // Every profile takes the fast path for its payload.
+    let every = [Profile::Flatten, Profile::Ecs, Profile::Ocsf]
+        .into_iter()
+        .flat_map(|p| [Options::profile(p), Options::profile(p).keep()]);
     let cases = all_cases();
     for case in &cases {
-        for options in [Options::flatten(), Options::flatten().keep()] {
+        for options in every.clone() {
             compare(case.record.as_bytes(), options);
         }
     }
@@ -105,7 +109,7 @@ fn fast_path_agrees_with_the_reference_byte_for_byte() {
         r#"{"stream":"ANALYTICS {}","log":"ANALYTICS {\"stream\":1}"}"#,
     ];
     for record in crafted {
-        for options in [Options::flatten(), Options::flatten().keep()] {
+        for options in every.clone() {
             compare(record.as_bytes(), options);
         }
     }
@@ -123,6 +127,7 @@ fn fast_path_agrees_with_the_reference_byte_for_byte() {
         let record = case.record.as_bytes();
         for cut in 0..record.len() {
             compare(&record[..cut], Options::flatten());
+            compare(&record[..cut], Options::profile(Profile::Ecs));
         }
     }
 }

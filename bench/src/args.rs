@@ -37,6 +37,21 @@ usage: twingate-bench [options]
   --naive-module FILE    the naive module (default .../twingate_naive.wasm)
   --quick                a small smoke run (20000 lines, short runs)
 
+  The real Fluent Bit (issue 15), when FLUENT_BIT names its binary or
+  `fluent-bit` is on PATH (flb-wamrc: FLB_WAMRC, beside it, or on PATH):
+  --fluent-bit-records N the first N corpus records through every pipeline
+                         (default 50000)
+  --fluent-bit-naive-records N
+                         records for the naive module (default 20000)
+  --fluent-bit-service-records N
+                         service records (the corpus's, repeated) for the
+                         drop rows (default 200000)
+  --fluent-bit-rounds R  runs of every pipeline, round-robin; the median is
+                         reported (default 3)
+  --fluent-bit-only      only the real-host section (and its part of the
+                         --update-doc file)
+  --no-fluent-bit        skip the real-host section
+
   --callgrind-target N --corpus DIR --kind events|drops
                          run the native core over the first N records of that
                          kind and exit (for valgrind --tool=callgrind
@@ -69,6 +84,11 @@ pub struct Args {
     pub module: Option<PathBuf>,
     pub naive_module: Option<PathBuf>,
     pub callgrind_target: Option<CallgrindTarget>,
+    pub fluent_bit: crate::fluent_bit::Settings,
+    pub fluent_bit_only: bool,
+    pub no_fluent_bit: bool,
+    /// The options as given, for the report.
+    pub given: Vec<String>,
 }
 
 impl Default for Args {
@@ -91,6 +111,15 @@ impl Default for Args {
             module: None,
             naive_module: None,
             callgrind_target: None,
+            fluent_bit: crate::fluent_bit::Settings {
+                records: 50_000,
+                naive_records: 20_000,
+                service_records: 200_000,
+                rounds: 3,
+            },
+            fluent_bit_only: false,
+            no_fluent_bit: false,
+            given: Vec::new(),
         }
     }
 }
@@ -119,7 +148,9 @@ pub fn parse(raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
     let mut target_records = None;
     let mut target_corpus = None;
     let mut target_kind = None;
-    let mut raw = raw.map(|a| a.to_string_lossy().into_owned());
+    let given: Vec<String> = raw.map(|a| a.to_string_lossy().into_owned()).collect();
+    args.given.clone_from(&given);
+    let mut raw = given.into_iter();
     while let Some(flag) = raw.next() {
         let mut value = || raw.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -142,6 +173,14 @@ pub fn parse(raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
             "--callgrind-target" => target_records = Some(number(&value()?)?),
             "--corpus" => target_corpus = Some(PathBuf::from(value()?)),
             "--kind" => target_kind = Some(value()?),
+            "--fluent-bit-records" => args.fluent_bit.records = number(&value()?)?,
+            "--fluent-bit-naive-records" => args.fluent_bit.naive_records = number(&value()?)?,
+            "--fluent-bit-rounds" => args.fluent_bit.rounds = number(&value()?)?,
+            "--fluent-bit-service-records" => {
+                args.fluent_bit.service_records = number(&value()?)?;
+            }
+            "--fluent-bit-only" => args.fluent_bit_only = true,
+            "--no-fluent-bit" => args.no_fluent_bit = true,
             "--quick" => {
                 args.lines = 20_000;
                 args.runs = 3;
@@ -150,6 +189,10 @@ pub fn parse(raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
                 args.fuel_records = 5_000;
                 args.memory_records = 50_000;
                 args.callgrind_records = 2_000;
+                args.fluent_bit.records = 5_000;
+                args.fluent_bit.naive_records = 1_000;
+                args.fluent_bit.service_records = 5_000;
+                args.fluent_bit.rounds = 1;
             }
             "-h" | "--help" => return Err("help".into()),
             other => return Err(format!("unknown option {other}")),
@@ -157,6 +200,12 @@ pub fn parse(raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
     }
     if args.lines == 0 || args.runs == 0 || args.check_every == 0 {
         return Err("--lines, --runs and --check-every must be at least 1".into());
+    }
+    if args.fluent_bit.records == 0 || args.fluent_bit.rounds == 0 {
+        return Err("--fluent-bit-records and --fluent-bit-rounds must be at least 1".into());
+    }
+    if args.fluent_bit_only && args.no_fluent_bit {
+        return Err("--fluent-bit-only and --no-fluent-bit contradict each other".into());
     }
     if let Some(records) = target_records {
         let corpus = target_corpus.ok_or("--callgrind-target needs --corpus DIR")?;

@@ -11,9 +11,13 @@
 //! cost of a dropped record; wasm instructions per record (fuel) of both
 //! modules in the Fluent Bit twin host; module sizes; instantiation time;
 //! linear memory over many records; and, when valgrind is installed,
-//! instructions per record of the native core under callgrind. Prints the
-//! table as Markdown and writes it as JSON.
+//! instructions per record of the native core under callgrind; and, when a
+//! Fluent Bit binary is at hand, CPU time per record of every pipeline in
+//! the real host ([`fluent_bit`]). Prints the tables as Markdown and writes
+//! them as JSON.
 
+#[path = "../../tests/support/real_host.rs"]
+mod real_host;
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
@@ -21,7 +25,9 @@ mod args;
 mod callgrind;
 mod check;
 mod corpus;
+mod fluent_bit;
 mod measure;
+mod msgpack;
 mod report;
 mod wasm;
 
@@ -112,6 +118,46 @@ fn run(args: &Args) -> Result<(), String> {
             "{} error records in a non-hostile corpus: the generator changed?",
             corpus.errors.len()
         ));
+    }
+    let tools = if args.no_fluent_bit {
+        None
+    } else {
+        match fluent_bit::tools() {
+            Ok(tools) => Some(tools),
+            Err(skipped) if !args.fluent_bit_only => {
+                eprintln!("twingate-bench: {skipped}");
+                None
+            }
+            Err(skipped) => return Err(skipped),
+        }
+    };
+    let real_host = |tools: &fluent_bit::Tools| {
+        fluent_bit::measure(
+            tools,
+            &repo,
+            &corpus,
+            &ours_module,
+            &naive_module,
+            &args.fluent_bit,
+            command(args, tools),
+            started,
+        )
+    };
+    if args.fluent_bit_only {
+        let tools = tools.as_ref().ok_or("no Fluent Bit")?;
+        let section = real_host(tools)?;
+        let markdown = section.markdown();
+        println!("{markdown}");
+        write_out(args, &section.json())?;
+        if let Some(doc) = &args.update_doc {
+            report::update_doc(doc, [fluent_bit::BEGIN, fluent_bit::END], &markdown)?;
+            eprintln!(
+                "twingate-bench: updated the Fluent Bit table in {}",
+                doc.display()
+            );
+        }
+        progress(started, "done");
+        return Ok(());
     }
     let remap = Remap::from_config_file(&repo.join("vector.toml"), "twingate_analytics")
         .map_err(|e| e.to_string())?;
@@ -208,6 +254,9 @@ fn run(args: &Args) -> Result<(), String> {
     };
     progress(started, "callgrind");
 
+    // 5. The real Fluent Bit, when it is at hand.
+    let real_host = tools.as_ref().map(real_host).transpose()?;
+
     let report = Report {
         machine: report::Machine::here(&repo),
         corpus: report::CorpusFacts {
@@ -237,14 +286,19 @@ fn run(args: &Args) -> Result<(), String> {
     };
     let markdown = report.markdown();
     println!("{markdown}");
-    if let Some(out) = &args.out {
-        let json = serde_json::to_string_pretty(&report.json()).map_err(|e| e.to_string())?;
-        std::fs::write(out, json + "\n").map_err(|e| format!("{}: {e}", out.display()))?;
-        eprintln!("twingate-bench: wrote {}", out.display());
+    let mut json = report.json();
+    if let Some(section) = &real_host {
+        println!("\n{}", section.markdown());
+        json["fluent_bit"] = section.json();
     }
+    write_out(args, &json)?;
     if let Some(doc) = &args.update_doc {
-        report::update_doc(doc, &markdown)?;
-        eprintln!("twingate-bench: updated the table in {}", doc.display());
+        report::update_doc(doc, [report::BEGIN, report::END], &markdown)?;
+        if let Some(section) = &real_host {
+            let markers = [fluent_bit::BEGIN, fluent_bit::END];
+            report::update_doc(doc, markers, &section.markdown())?;
+        }
+        eprintln!("twingate-bench: updated the tables in {}", doc.display());
     }
     progress(started, "done");
     Ok(())
@@ -316,6 +370,29 @@ fn native(
         drops,
         mixed,
     })
+}
+
+fn write_out(args: &Args, json: &serde_json::Value) -> Result<(), String> {
+    if let Some(out) = &args.out {
+        let text = serde_json::to_string_pretty(json).map_err(|e| e.to_string())?;
+        std::fs::write(out, text + "\n").map_err(|e| format!("{}: {e}", out.display()))?;
+        eprintln!("twingate-bench: wrote {}", out.display());
+    }
+    Ok(())
+}
+
+/// The command that made the figures, for the report.
+fn command(args: &Args, tools: &fluent_bit::Tools) -> String {
+    let host = match std::env::var("FLUENT_BIT") {
+        Ok(path) if !path.is_empty() => format!("FLUENT_BIT={path} "),
+        _ => format!("`fluent-bit` on PATH ({}): ", tools.fluent_bit.display()),
+    };
+    let mut command = format!("{host}cargo run --release -p twingate-bench --");
+    for arg in &args.given {
+        command.push(' ');
+        command.push_str(arg);
+    }
+    command
 }
 
 fn wasm_path(name: &str) -> PathBuf {

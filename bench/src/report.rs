@@ -442,13 +442,13 @@ impl Report {
     }
 }
 
-/// Replaces the text between [`BEGIN`] and [`END`] in `path` (the markers
-/// included) with `markdown`, or appends it when the markers are missing.
-pub fn update_doc(path: &Path, markdown: &str) -> Result<(), String> {
+/// Replaces the text between the markers `begin` and `end` in `path` (the
+/// markers included) with `markdown`, or appends it when they are missing.
+pub fn update_doc(path: &Path, [begin, end]: [&str; 2], markdown: &str) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let updated = match (text.find(BEGIN), text.find(END)) {
-        (Some(begin), Some(end)) if begin < end => {
-            format!("{}{markdown}{}", &text[..begin], &text[end + END.len()..])
+    let updated = match (text.find(begin), text.find(end)) {
+        (Some(from), Some(to)) if from < to => {
+            format!("{}{markdown}{}", &text[..from], &text[to + end.len()..])
         }
         _ => format!("{text}\n{markdown}\n"),
     };
@@ -524,7 +524,7 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("B.md");
         std::fs::write(&path, format!("head\n{BEGIN}\nold\n{END}\ntail\n")).expect("write");
-        update_doc(&path, &format!("{BEGIN}\nnew\n{END}")).expect("update");
+        update_doc(&path, [BEGIN, END], &format!("{BEGIN}\nnew\n{END}")).expect("update");
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(text, format!("head\n{BEGIN}\nnew\n{END}\ntail\n"));
         let _ = std::fs::remove_dir_all(&dir);

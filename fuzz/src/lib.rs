@@ -74,10 +74,28 @@ pub fn check_profiles(
         } else {
             Options::profile(profile)
         };
+        // A record's profiles take the fast path too: it must give what
+        // decoding the line first gives, byte for byte.
+        let reference = match input {
+            Input::Line(_) => None,
+            Input::Record(record) => {
+                let slow = profiled.transform_record_reference(record, options);
+                Some((slow, profiled.output().to_vec()))
+            }
+        };
         let outcome = match input {
             Input::Line(line) => profiled.transform_line(line, options),
             Input::Record(record) => profiled.transform_record(record, options),
         };
+        if let Some((slow, slow_output)) = &reference {
+            assert!(
+                same_outcome(&outcome, slow) && profiled.output() == slow_output.as_slice(),
+                "{profile:?}: fast path differs from the reference\n  input: {:?}\n  fast {outcome:?}: {}\n  reference {slow:?}: {}",
+                lossy(input),
+                String::from_utf8_lossy(profiled.output()),
+                String::from_utf8_lossy(slow_output)
+            );
+        }
         let got = Kind::from(&outcome);
         let text = profiled.output();
         let checked = if got != kind {

@@ -16,13 +16,16 @@
 //! 3. [`Tree::write`] sorts the leaves by path and writes nested objects,
 //!    one output field per top-level name.
 
+use alloc::vec::Vec;
+
 mod ecs;
 mod ocsf;
 
-use std::cmp::Ordering;
+use core::cmp::Ordering;
 
 use crate::error::PATH_MAX_SEGMENTS;
 use crate::object::ObjectWriter;
+use crate::scan::{find_either, find_string_delimiter, find_structural};
 
 /// Which schema an event is written in (the `flatten` profile does not come
 /// here).
@@ -192,6 +195,9 @@ fn read_pairs(text: &[u8], pairs: &mut Vec<Pair>) {
 fn string_end(text: &[u8], pos: usize) -> usize {
     let mut i = pos + 1;
     loop {
+        // Eight bytes a step to the next `"`, `\\` (or control character,
+        // which the writer never leaves raw).
+        i += find_string_delimiter(text.get(i..).unwrap_or_default());
         match text.get(i) {
             Some(b'"') => return i + 1,
             Some(b'\\') => i += 2,
@@ -209,6 +215,7 @@ fn value_end(text: &[u8], pos: usize) -> usize {
             let mut depth = 0usize;
             let mut i = pos;
             loop {
+                i += find_structural(text.get(i..).unwrap_or_default());
                 match text.get(i) {
                     Some(b'"') => {
                         i = string_end(text, i);
@@ -227,13 +234,7 @@ fn value_end(text: &[u8], pos: usize) -> usize {
                 i += 1;
             }
         }
-        _ => {
-            let rest = text.get(pos..).unwrap_or_default();
-            pos + rest
-                .iter()
-                .position(|b| matches!(b, b',' | b'}'))
-                .unwrap_or(rest.len())
-        }
+        _ => pos + find_either(text.get(pos..).unwrap_or_default(), b',', b'}'),
     }
 }
 
@@ -335,13 +336,77 @@ const KNOWN_KEYS: [(&[u8], Known); KNOWN] = [
     (b"location.geoip.region", Known::LocRegion),
 ];
 
-/// A table scan, not a `match`: the match compiles to 7 KiB of wasm.
+/// A hash table, not a `match` (which compiles to 7 KiB of wasm) nor a scan
+/// of the table (35 comparisons a payload key in Fluent Bit's interpreter).
 fn known(key: &[u8]) -> Option<Known> {
-    KNOWN_KEYS
-        .iter()
-        .find(|(name, _)| *name == key)
-        .map(|&(_, k)| k)
+    let (first, last) = match (key.first_chunk::<8>(), key.last_chunk::<8>()) {
+        (Some(first), Some(last)) => (u64::from_le_bytes(*first), u64::from_le_bytes(*last)),
+        _ => {
+            let word = short_word(key);
+            (word, word)
+        }
+    };
+    let mut slot = known_slot(first, last, key.len());
+    loop {
+        let entry = *KNOWN_TABLE.get(slot)?;
+        let (name, k) = *KNOWN_KEYS.get(usize::from(entry).checked_sub(1)?)?;
+        if same(name, key) {
+            return Some(k);
+        }
+        slot = (slot + 1) % KNOWN_SLOTS;
+    }
 }
+
+/// A key of fewer than eight bytes as a little-endian word.
+#[cold]
+fn short_word(key: &[u8]) -> u64 {
+    key.iter()
+        .rev()
+        .fold(0, |word, &b| word << 8 | u64::from(b))
+}
+
+/// The first slot to look in for a key of `len` bytes starting with the
+/// little-endian word `first` and ending with `last` (both the key itself
+/// when it is shorter than eight bytes).
+const fn known_slot(first: u64, last: u64, len: usize) -> usize {
+    let mixed = (first ^ last.rotate_left(29) ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (mixed >> (64 - KNOWN_SLOT_BITS)) as usize
+}
+
+const KNOWN_SLOT_BITS: u32 = 6;
+const KNOWN_SLOTS: usize = 1 << KNOWN_SLOT_BITS;
+
+/// [`KNOWN_KEYS`] by [`known_slot`], linear probing: each slot holds an
+/// index into the table plus one, 0 when empty. Built at compile time.
+const KNOWN_TABLE: [u8; KNOWN_SLOTS] = {
+    const fn word(key: &[u8], start: usize) -> u64 {
+        let mut word = 0u64;
+        let mut i = 0;
+        while i < 8 && start + i < key.len() {
+            word |= (key[start + i] as u64) << (8 * i);
+            i += 1;
+        }
+        word
+    }
+    let mut table = [0u8; KNOWN_SLOTS];
+    let mut i = 0;
+    while i < KNOWN {
+        let key = KNOWN_KEYS[i].0;
+        let first = word(key, 0);
+        let last = if key.len() >= 8 {
+            word(key, key.len() - 8)
+        } else {
+            first
+        };
+        let mut slot = known_slot(first, last, key.len());
+        while table[slot] != 0 {
+            slot = (slot + 1) % KNOWN_SLOTS;
+        }
+        table[slot] = (i + 1) as u8;
+        i += 1;
+    }
+    table
+};
 
 /// The payload's fields, with the known ones at hand. A known field is
 /// "used" once a profile has put its value somewhere; the unused ones go to
@@ -458,7 +523,6 @@ pub(crate) struct Tree {
     leaves: Vec<Leaf>,
     // Reused while writing (see [`Tree::write`]).
     ends: Vec<u32>,
-    spare: Vec<Leaf>,
     segments: Vec<(usize, usize)>,
     open: Vec<(usize, usize)>,
     last: Vec<Option<(usize, usize)>>,
@@ -468,6 +532,10 @@ pub(crate) struct Tree {
 
 #[derive(Clone, Copy)]
 struct Leaf {
+    /// The path's first 16 bytes as two words ([`sort_word`]): compared
+    /// with [`word_order`], they order paths as [`path_order`] does, which
+    /// then only looks past them on a tie.
+    key: [u64; 2],
     path: (u32, u32),
     /// Its value runs to the next leaf's `value` (or the end).
     value: u32,
@@ -482,7 +550,6 @@ impl Tree {
             values: Vec::new(),
             leaves: Vec::new(),
             ends: Vec::new(),
-            spare: Vec::new(),
             segments: Vec::new(),
             open: Vec::new(),
             last: Vec::new(),
@@ -508,7 +575,9 @@ impl Tree {
         let start = self.paths.len() as u32;
         self.paths.extend_from_slice(prefix);
         self.paths.extend_from_slice(path);
+        let full = self.paths.get(start as usize..).unwrap_or_default();
         self.leaves.push(Leaf {
+            key: [sort_word(full, 0), sort_word(full, 8)],
             path: (start, self.paths.len() as u32),
             value: self.values.len() as u32,
             order: self.leaves.len() as u32,
@@ -549,7 +618,6 @@ impl Tree {
             values,
             leaves,
             ends,
-            spare,
             segments,
             open,
             last,
@@ -562,8 +630,11 @@ impl Tree {
         let paths: &[u8] = paths;
         let text = |range: (usize, usize)| paths.get(range.0..range.1).unwrap_or_default();
         let path_of = |leaf: &Leaf| text((leaf.path.0 as usize, leaf.path.1 as usize));
-        sort_leaves(leaves, spare, |a, b| {
-            path_order(path_of(a), path_of(b)).then(a.order.cmp(&b.order))
+        sort_leaves(leaves, |a, b| {
+            word_order(a.key[0], b.key[0])
+                .then_with(|| word_order(a.key[1], b.key[1]))
+                .then_with(|| path_order(path_of(a), path_of(b), 16))
+                .then(a.order.cmp(&b.order))
         });
         // `open`: the names of the open objects, outermost first; `last`:
         // per depth (0 = the output object), the first segment of the last
@@ -578,7 +649,7 @@ impl Tree {
             // A later leaf with the same path replaces this one.
             if leaves
                 .get(index + 1)
-                .is_some_and(|next| path_of(next) == path)
+                .is_some_and(|next| next.key == leaf.key && same(path_of(next), path))
             {
                 continue;
             }
@@ -602,7 +673,10 @@ impl Tree {
             let mut depth = 0;
             while depth < open.len()
                 && depth + 1 < n
-                && open.get(depth).map(|&o| text(o)) == segments.get(depth).map(|&s| text(s))
+                && open
+                    .get(depth)
+                    .zip(segments.get(depth))
+                    .is_some_and(|(&o, &s)| same(text(o), text(s)))
             {
                 depth += 1;
             }
@@ -622,7 +696,7 @@ impl Tree {
                 .get(depth)
                 .copied()
                 .flatten()
-                .is_some_and(|l| text(l) == text(first));
+                .is_some_and(|l| same(text(l), text(first)));
             if taken {
                 // `a` is a leaf at this level: `a.b...` becomes one key.
                 let literal = text((first.0, path_end));
@@ -673,46 +747,77 @@ impl Tree {
     }
 }
 
-/// Paths compared segment by segment: as bytes, with `.` before every
-/// other byte.
-fn path_order(a: &[u8], b: &[u8]) -> Ordering {
-    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let rank = |byte: Option<&u8>| byte.map(|&b| if b == b'.' { 0 } else { u16::from(b) + 1 });
-    rank(a.get(common)).cmp(&rank(b.get(common)))
+/// Eight bytes of `path` from `at` as a little-endian word, `.` written as
+/// 0x01 and missing bytes as 0x00: a path's bytes are JSON-encoded
+/// segments, never below 0x20, so [`word_order`] of two such words orders
+/// them as [`path_order`] orders their bytes.
+fn sort_word(path: &[u8], at: usize) -> u64 {
+    let word = match path.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(bytes) => u64::from_le_bytes(*bytes),
+        None => path
+            .get(at..)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .fold(0, |word, &b| word << 8 | u64::from(b)),
+    };
+    // Lanes equal to `.`, exactly: zero after the xor.
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = word ^ 0x2e2e_2e2e_2e2e_2e2e;
+    let dots = !(((x & LOW7) + LOW7) | x) & !LOW7;
+    word ^ ((dots >> 7) * u64::from(b'.' ^ 0x01))
 }
 
-/// A bottom-up merge sort (stable, no recursion, small in wasm; the
-/// standard sorts add several KiB to the module).
-#[inline(never)]
-fn sort_leaves(
-    leaves: &mut Vec<Leaf>,
-    spare: &mut Vec<Leaf>,
-    order: impl Fn(&Leaf, &Leaf) -> Ordering,
-) {
-    let n = leaves.len();
-    let mut width = 1;
-    while width < n {
-        spare.clear();
-        let mut start = 0;
-        while start < n {
-            let mid = (start + width).min(n);
-            let end = (start + 2 * width).min(n);
-            let (mut i, mut j) = (start, mid);
-            while i < mid || j < end {
-                let take_left = match (leaves.get(i), leaves.get(j).filter(|_| j < end)) {
-                    (Some(a), Some(b)) if i < mid => order(a, b) != Ordering::Greater,
-                    _ => i < mid,
-                };
-                let from = if take_left { &mut i } else { &mut j };
-                if let Some(leaf) = leaves.get(*from) {
-                    spare.push(*leaf);
-                }
-                *from += 1;
-            }
-            start = end;
+/// Two [`sort_word`]s in byte order: by their first differing byte.
+fn word_order(a: u64, b: u64) -> Ordering {
+    let differ = a ^ b;
+    if differ == 0 {
+        return Ordering::Equal;
+    }
+    let shift = differ.trailing_zeros() & !7;
+    ((a >> shift) & 0xff).cmp(&((b >> shift) & 0xff))
+}
+
+/// Paths compared segment by segment (as bytes, with `.` before every other
+/// byte, a path before its extensions) from byte `from`, eight bytes a step.
+fn path_order(a: &[u8], b: &[u8], from: usize) -> Ordering {
+    let mut at = from;
+    while at < a.len() || at < b.len() {
+        let order = word_order(sort_word(a, at), sort_word(b, at));
+        if order != Ordering::Equal {
+            return order;
         }
-        std::mem::swap(leaves, spare);
-        width *= 2;
+        at += 8;
+    }
+    Ordering::Equal
+}
+
+/// Byte equality, eight bytes a step (a slice `==` calls `memcmp`, which
+/// Fluent Bit's interpreter runs byte by byte).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (words_a, rest_a) = a.as_chunks::<8>();
+    let (words_b, rest_b) = b.as_chunks::<8>();
+    words_a.iter().zip(words_b).all(|(x, y)| x == y) && rest_a == rest_b
+}
+
+/// An insertion sort (stable, no recursion, no second buffer, small in
+/// wasm; the standard sorts add several KiB to the module). An event has a
+/// few dozen leaves, and most comparisons end at the first words of the
+/// paths ([`Leaf::key`]).
+#[inline(never)]
+fn sort_leaves(leaves: &mut [Leaf], order: impl Fn(&Leaf, &Leaf) -> Ordering) {
+    for i in 1..leaves.len() {
+        let mut j = i;
+        while j > 0 {
+            match (leaves.get(j - 1), leaves.get(j)) {
+                (Some(a), Some(b)) if order(a, b) == Ordering::Greater => leaves.swap(j - 1, j),
+                _ => break,
+            }
+            j -= 1;
+        }
     }
 }
 
@@ -751,7 +856,7 @@ impl Iterator for Segments<'_> {
         }
         let rest = self.path.get(self.pos..).unwrap_or_default();
         let start = self.pos;
-        match rest.iter().position(|&b| b == b'.') {
+        match Some(find_either(rest, b'.', b'.')).filter(|&dot| dot < rest.len()) {
             Some(dot) => {
                 self.pos += dot + 1;
                 Some((self.base + start, self.base + start + dot))
@@ -1014,6 +1119,70 @@ mod tests {
         t.write(&mut out);
         out.finish();
         String::from_utf8(out.text().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn sort_keys_order_paths_as_path_order_does() {
+        let paths: [&[u8]; 14] = [
+            b"a",
+            b"a.b",
+            b"a-b",
+            b"a b",
+            b"ab",
+            b"source.geo.city_name",
+            b"source.geo.country_iso_code",
+            b"source.geo",
+            b"source.geo.",
+            b"twingate.connection.cbct_freshness",
+            b"twingate.connection.tunnel_path",
+            b"twingate.connection",
+            "twingate.été.a".as_bytes(),
+            "source.géo".as_bytes(),
+        ];
+        // The plain definition: byte by byte, `.` before every other byte,
+        // a path before its extensions.
+        let naive = |a: &[u8], b: &[u8]| {
+            let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+            let rank =
+                |byte: Option<&u8>| byte.map(|&b| if b == b'.' { 0 } else { u16::from(b) + 1 });
+            rank(a.get(common)).cmp(&rank(b.get(common)))
+        };
+        for a in paths {
+            for b in paths {
+                let by_key = word_order(sort_word(a, 0), sort_word(b, 0))
+                    .then_with(|| word_order(sort_word(a, 8), sort_word(b, 8)))
+                    .then_with(|| path_order(a, b, 16));
+                assert_eq!(path_order(a, b, 0), naive(a, b));
+                assert_eq!(
+                    by_key,
+                    naive(a, b),
+                    "{} vs {}",
+                    String::from_utf8_lossy(a),
+                    String::from_utf8_lossy(b)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_known_key_is_found_and_nothing_else() {
+        for &(name, k) in &KNOWN_KEYS {
+            assert_eq!(known(name), Some(k), "{}", String::from_utf8_lossy(name));
+            let mut longer = name.to_vec();
+            longer.push(b'x');
+            assert_eq!(known(&longer), None);
+            assert_eq!(known(&name[1..]), None);
+        }
+        for other in [
+            &b""[..],
+            b"a",
+            b"rx",
+            b"user",
+            b"connection.id.x",
+            b"timestamp2",
+        ] {
+            assert_eq!(known(other), None);
+        }
     }
 
     #[test]
