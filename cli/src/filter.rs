@@ -40,6 +40,16 @@ pub fn profile_function(profile: &str, keep: bool) -> String {
 pub const NATIVE_FUNCTIONS: &str =
     "twingate_flatten, twingate_ecs, twingate_ocsf and their _keep variants";
 
+/// The module's six filter exports, by `Function_Name` (the tests run each).
+pub const ENTRY_POINTS: [&str; 6] = [
+    "twingate_flatten",
+    "twingate_flatten_keep",
+    "twingate_ecs",
+    "twingate_ecs_keep",
+    "twingate_ocsf",
+    "twingate_ocsf_keep",
+];
+
 /// The core library, called directly: a raw line goes to `transform_line`,
 /// a record to `transform_record`.
 pub struct NativeFilter {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use twingate_analytics::Options;
 use twingate_cli::Verdict;
-use twingate_cli::filter::{Filter, ModuleFilter, NativeFilter, native_options};
+use twingate_cli::filter::{ENTRY_POINTS, Filter, ModuleFilter, NativeFilter, native_options};
 use twingate_cli::host::{AppHeap, BUILD_HINT, FluentBitHost, HostOptions};
 use twingate_cli::input::{RecordReader, Shape};
 
@@ -81,14 +81,7 @@ fn shapes_are_detected() {
 #[test]
 fn module_and_native_agree_with_a_big_heap() {
     // Every entry point: flatten and the ecs and ocsf profiles, with keep.
-    for function in [
-        "twingate_flatten",
-        "twingate_flatten_keep",
-        "twingate_ecs",
-        "twingate_ecs_keep",
-        "twingate_ocsf",
-        "twingate_ocsf_keep",
-    ] {
+    for function in ENTRY_POINTS {
         let options = native_options(function).expect("a native entry point");
         for (name, shape) in CORPUS {
             let native = run(&mut NativeFilter::new(options), name, shape);

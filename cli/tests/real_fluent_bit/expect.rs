@@ -15,14 +15,7 @@ use crate::support::{Answer, Case, Expected, check, json_eq, parse_output};
 pub const DEFAULT_HEAP: u64 = 8 * 1024;
 
 /// The six entry points of the module, by `Function_Name`.
-pub const ENTRY_POINTS: [&str; 6] = [
-    "twingate_flatten",
-    "twingate_flatten_keep",
-    "twingate_ecs",
-    "twingate_ecs_keep",
-    "twingate_ocsf",
-    "twingate_ocsf_keep",
-];
+pub use twingate_cli::filter::ENTRY_POINTS;
 
 /// How the wasm filter is set up: which entry point, which heap.
 #[derive(Clone, Copy, Debug)]
