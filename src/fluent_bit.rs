@@ -1,7 +1,8 @@
 //! The Fluent Bit door: the functions its `wasm` filter calls, and the only
 //! `unsafe` code in the crate.
 //!
-//! Fluent Bit (2.x to 5.x, WAMR) calls `Function_Name` once per record:
+//! Fluent Bit (2.1.7 to 5.x, WAMR with bulk memory; see docs/fluent-bit.md)
+//! calls `Function_Name` once per record:
 //!
 //! ```text
 //! fn(tag_ptr, tag_len, time_sec, time_nsec, record_ptr, record_len) -> i32
