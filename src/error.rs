@@ -333,6 +333,8 @@ impl Text<'_> {
 pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends `n` in decimal.
+// Out of line: one copy for the error texts and the profiles (module size).
+#[inline(never)]
 pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     // Filled from the end; u64::MAX has 20 digits. No index that the
     // compiler cannot check: a bounds check's panic path would pull the

@@ -126,6 +126,9 @@ pub struct Transformer {
     flattener: Flattener,
     /// The `ecs` and `ocsf` profiles' buffers.
     profiler: Profiler,
+    /// Whether this record is written the plain reference way (see
+    /// [`Transformer::transform_record_reference`]).
+    reference: bool,
     out: ObjectWriter,
 }
 
@@ -154,6 +157,7 @@ impl Transformer {
             message: Vec::new(),
             flattener: Flattener::new(),
             profiler: Profiler::new(),
+            reference: false,
             out: ObjectWriter::new(),
         }
     }
@@ -177,8 +181,10 @@ impl Transformer {
     }
 
     /// [`Transformer::transform_record`] without the in-place fast path: the
-    /// line is always decoded first, then parsed. The reference the fast
-    /// path is tested and benchmarked against.
+    /// line is always decoded first, then parsed, and a profile's event is
+    /// sorted and nested leaf by leaf instead of walking its schema's
+    /// layout. The reference the fast paths are tested and benchmarked
+    /// against.
     #[doc(hidden)]
     pub fn transform_record_reference(&mut self, record: &[u8], options: Options) -> Outcome {
         self.record(record, options, false)
@@ -186,6 +192,7 @@ impl Transformer {
 
     fn record(&mut self, record: &[u8], options: Options, in_place: bool) -> Outcome {
         self.fields.clear();
+        self.reference = !in_place;
         match record::scan(record, From::Start, &mut self.fields, true, &mut self.key) {
             Err(error) => return self.unreadable_record(record, error),
             Ok(Scan::Complete) => {}
@@ -347,7 +354,8 @@ impl Transformer {
                     trailing,
                     line_prefix: None,
                 };
-                self.profiler.write(schema, extras, &mut self.out);
+                self.profiler
+                    .write(schema, extras, &mut self.out, self.reference);
             }
         }
         // A record field repeated by the payload (or `twingate.trailing`)
@@ -362,6 +370,7 @@ impl Transformer {
     /// Transforms a bare line, as if the record were `{"log": line}`.
     pub fn transform_line(&mut self, line: &[u8], options: Options) -> Outcome {
         self.fields.clear();
+        self.reference = false;
         self.analytics(line, Source::Line(line), options)
     }
 
@@ -401,7 +410,8 @@ impl Transformer {
                 trailing,
                 line_prefix: header,
             };
-            self.profiler.write(schema, extras, &mut self.out);
+            self.profiler
+                .write(schema, extras, &mut self.out, self.reference);
         } else {
             if !trailing.is_empty() {
                 text_field(&mut self.out, TRAILING, trailing);

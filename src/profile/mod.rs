@@ -9,23 +9,26 @@
 //!    ([`Fields`]). Reading the writer's finished text, not its internals,
 //!    keeps this layer independent of how the hot path is built;
 //! 2. the profile ([`ecs`], [`ocsf`]) maps the fields it knows, by a fixed
-//!    table, to leaves with dotted schema paths ([`Tree`]); every payload
-//!    field it does not map (or whose value does not fit the schema's type)
-//!    becomes a leaf under the profile's catch-all (`twingate.` or
+//!    table, into the slots of its schema's [`layout`]; every payload field
+//!    it does not map (or whose value does not fit the schema's type)
+//!    becomes a field of the profile's catch-all (`twingate.` or
 //!    `unmapped.`), so nothing is lost;
-//! 3. [`Tree::write`] sorts the leaves by path and writes nested objects,
-//!    one output field per top-level name.
+//! 3. [`layout::Event::write`] walks the schema's layout once, writing the
+//!    slots that have a value as nested objects in sorted order, and the
+//!    catch-all through [`Tree`], which sorts and nests paths known only at
+//!    run time.
 
 use alloc::vec::Vec;
 
 mod ecs;
+mod layout;
 mod ocsf;
 
 use core::cmp::Ordering;
 
-use crate::error::PATH_MAX_SEGMENTS;
 use crate::object::ObjectWriter;
 use crate::scan::{find_either, find_string_delimiter, find_structural};
+use layout::{Event, Slot};
 
 /// Which schema an event is written in (the `flatten` profile does not come
 /// here).
@@ -40,7 +43,9 @@ pub(crate) struct Profiler {
     /// The payload, flattened as in `flatten`.
     pub(crate) payload: ObjectWriter,
     pairs: Vec<Pair>,
-    tree: Tree,
+    event: Event,
+    /// One top-level object while [`Event::write`] writes it.
+    scratch: Vec<u8>,
     /// Record fields whose name the schema uses at the top (a Docker
     /// record's `time` in OCSF): `(key, value)` ranges in `displaced`.
     displaced: Vec<u8>,
@@ -60,7 +65,8 @@ impl Profiler {
         Profiler {
             payload: ObjectWriter::new(),
             pairs: Vec::new(),
-            tree: Tree::new(),
+            event: Event::new(),
+            scratch: Vec::new(),
             displaced: Vec::new(),
             displaced_fields: Vec::new(),
         }
@@ -81,7 +87,7 @@ impl Profiler {
     /// `unmapped`, and events validate whatever shape the record had.
     pub(crate) fn displaces(schema: Schema, key: &[u8]) -> bool {
         match schema {
-            Schema::Ecs => ecs::TOP_LEVEL.contains(&key),
+            Schema::Ecs => layout::top_level(&ecs::LAYOUT, key),
             Schema::Ocsf => true,
         }
     }
@@ -99,22 +105,31 @@ impl Profiler {
     }
 
     /// Maps the finished [`Profiler::payload`] into `out`, after the
-    /// record's fields already written there.
-    pub(crate) fn write(&mut self, schema: Schema, extras: Extras<'_>, out: &mut ObjectWriter) {
+    /// record's fields already written there; with `reference`, written the
+    /// plain way ([`Event::write_reference`]).
+    pub(crate) fn write(
+        &mut self,
+        schema: Schema,
+        extras: Extras<'_>,
+        out: &mut ObjectWriter,
+        reference: bool,
+    ) {
         let text = self.payload.text();
         read_pairs(text, &mut self.pairs);
         let mut fields = Fields::new(text, &self.pairs);
-        self.tree.clear();
-        let catch_all: &[u8] = match schema {
+        let event = &mut self.event;
+        event.clear();
+        let layout: &layout::Layout = match schema {
             Schema::Ecs => {
-                ecs::map(&mut fields, &mut self.tree);
-                b"twingate."
+                ecs::map(&mut fields, event);
+                &ecs::LAYOUT
             }
             Schema::Ocsf => {
-                ocsf::map(&mut fields, &mut self.tree);
-                b"unmapped."
+                ocsf::map(&mut fields, event);
+                &ocsf::LAYOUT
             }
         };
+        let catch_all = &mut event.catch_all;
         // Displaced record fields first: a payload field of the same name
         // wins, as in `flatten`.
         let mut ends = self
@@ -127,26 +142,36 @@ impl Profiler {
             let end = ends.next().unwrap_or(value.0);
             let key = self.displaced.get(key.0..key.1).unwrap_or_default();
             let value = self.displaced.get(value.0..end).unwrap_or_default();
-            self.tree.leaf2(catch_all, key).extend_from_slice(value);
+            catch_all.leaf(key).extend_from_slice(value);
         }
         for pair in fields.unused() {
             let value = text.get(pair.value.0..pair.value.1).unwrap_or_default();
             let key = text.get(pair.key.0..pair.key.1).unwrap_or_default();
-            self.tree.leaf2(catch_all, key).extend_from_slice(value);
+            catch_all.leaf(key).extend_from_slice(value);
         }
         // Written last, so they win over a payload key of the same name, as
-        // in `flatten`.
+        // in `flatten` (`twingate.trailing`, `unmapped.twingate.trailing`).
         let extra_prefix: &[u8] = match schema {
-            Schema::Ecs => b"twingate.",
-            Schema::Ocsf => b"unmapped.twingate.",
+            Schema::Ecs => b"",
+            Schema::Ocsf => b"twingate.",
         };
         if !extras.trailing.is_empty() {
-            string_value(self.tree.leaf2(extra_prefix, b"trailing"), extras.trailing);
+            string_value(catch_all.leaf2(extra_prefix, b"trailing"), extras.trailing);
         }
         if let Some(prefix) = extras.line_prefix {
-            string_value(self.tree.leaf2(extra_prefix, b"line_prefix"), prefix);
+            string_value(catch_all.leaf2(extra_prefix, b"line_prefix"), prefix);
         }
-        self.tree.write(out);
+        // The Fluent Bit module has no reference path.
+        let module = cfg!(all(
+            target_arch = "wasm32",
+            target_os = "unknown",
+            not(feature = "js")
+        ));
+        if reference && !module {
+            event.write_reference(layout, out);
+        } else {
+            event.write(layout, out, &mut self.scratch);
+        }
     }
 }
 
@@ -469,18 +494,18 @@ impl<'a> Fields<'a> {
             .filter(|raw| matches!(raw.first(), Some(b'-' | b'0'..=b'9')))
     }
 
-    /// Copies a non-negative integer up to `max` to `path` and marks it
+    /// Copies a non-negative integer up to `max` to `slot` and marks it
     /// used; returns it.
     #[inline(never)]
     pub(crate) fn uint_to(
         &mut self,
         k: Known,
         max: u64,
-        tree: &mut Tree,
-        path: &[u8],
+        event: &mut Event,
+        slot: Slot,
     ) -> Option<u64> {
         let n = self.uint(k, max)?;
-        tree.uint(path, n);
+        event.uint(slot, n);
         self.use_(k);
         Some(n)
     }
@@ -526,8 +551,6 @@ pub(crate) struct Tree {
     segments: Vec<(usize, usize)>,
     open: Vec<(usize, usize)>,
     last: Vec<Option<(usize, usize)>>,
-    /// One top-level field's value while it is being written.
-    scratch: Vec<u8>,
 }
 
 #[derive(Clone, Copy)]
@@ -544,7 +567,7 @@ struct Leaf {
 }
 
 impl Tree {
-    const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Tree {
             paths: Vec::new(),
             values: Vec::new(),
@@ -553,14 +576,17 @@ impl Tree {
             segments: Vec::new(),
             open: Vec::new(),
             last: Vec::new(),
-            scratch: Vec::new(),
         }
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.paths.clear();
         self.values.clear();
         self.leaves.clear();
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.leaves.is_empty()
     }
 
     /// Starts a leaf at `path` (`a.b.c`); the caller writes its JSON value
@@ -585,34 +611,16 @@ impl Tree {
         &mut self.values
     }
 
-    /// A string leaf from text that is already JSON-encoded.
+    /// Writes the leaves as one JSON object into `out`. Paths are compared
+    /// segment by segment (`.` sorts before every other byte), so a leaf `a`
+    /// comes right before the leaves under `a.`. Of two equal paths, the
+    /// later written wins. A leaf that is also a prefix (`a` and `a.b`)
+    /// keeps `a`, and writes `a.b` as a literal dotted key at `a`'s level:
+    /// no key twice, no value lost. At most `max_segments` objects deep
+    /// (Fluent Bit drops deep records): the rest of a longer path stays one
+    /// dotted key.
     #[inline(never)]
-    pub(crate) fn encoded(&mut self, path: &[u8], encoded: &[u8]) {
-        let value = self.leaf(path);
-        value.push(b'"');
-        value.extend_from_slice(encoded);
-        value.push(b'"');
-    }
-
-    /// A leaf with a literal JSON value.
-    #[inline(never)]
-    pub(crate) fn json(&mut self, path: &[u8], json: &[u8]) {
-        self.leaf(path).extend_from_slice(json);
-    }
-
-    #[inline(never)]
-    pub(crate) fn uint(&mut self, path: &[u8], n: u64) {
-        crate::error::push_decimal(self.leaf(path), n);
-    }
-
-    /// Writes the leaves as nested objects into `out`, one field per
-    /// top-level name. Paths are compared segment by segment (`.` sorts
-    /// before every other byte), so a leaf `a` comes right before the leaves
-    /// under `a.`. Of two equal paths, the later written wins. A leaf that
-    /// is also a prefix (`a` and `a.b`) keeps `a`, and writes `a.b` as a
-    /// literal dotted key at `a`'s level: no key twice, no value lost.
-    #[inline(never)]
-    fn write(&mut self, out: &mut ObjectWriter) {
+    pub(crate) fn write_object(&mut self, max_segments: usize, out: &mut Vec<u8>) {
         let Tree {
             paths,
             values,
@@ -621,7 +629,6 @@ impl Tree {
             segments,
             open,
             last,
-            scratch,
         } = self;
         // Values run to the next leaf's start, in written order.
         ends.clear();
@@ -637,13 +644,12 @@ impl Tree {
                 .then(a.order.cmp(&b.order))
         });
         // `open`: the names of the open objects, outermost first; `last`:
-        // per depth (0 = the output object), the first segment of the last
+        // per depth (0 = the object written), the first segment of the last
         // key written there.
         open.clear();
         last.clear();
         last.push(None);
-        scratch.clear();
-        let mut top = (0, 0);
+        out.push(b'{');
         for (index, leaf) in leaves.iter().enumerate() {
             let path = path_of(leaf);
             // A later leaf with the same path replaces this one.
@@ -660,10 +666,8 @@ impl Tree {
             let path_end = leaf.path.1 as usize;
             segments.clear();
             segments.extend(Segments::new(path, leaf.path.0 as usize));
-            // At most PATH_MAX_SEGMENTS objects deep (Fluent Bit drops deep
-            // records): the rest of a longer path stays one dotted key.
-            if segments.len() > PATH_MAX_SEGMENTS {
-                segments.truncate(PATH_MAX_SEGMENTS);
+            if segments.len() > max_segments {
+                segments.truncate(max_segments);
                 if let Some(last) = segments.last_mut() {
                     last.1 = path_end;
                 }
@@ -683,66 +687,54 @@ impl Tree {
             while open.len() > depth {
                 open.pop();
                 last.pop();
-                scratch.push(b'}');
-                if open.is_empty() {
-                    out.field(b"", text(top)).extend_from_slice(scratch);
-                    scratch.clear();
-                }
+                out.push(b'}');
             }
             let Some(&first) = segments.get(depth) else {
                 continue;
             };
-            let taken = last
-                .get(depth)
-                .copied()
-                .flatten()
-                .is_some_and(|l| same(text(l), text(first)));
-            if taken {
+            let previous = last.get(depth).copied().flatten();
+            if previous.is_some_and(|l| same(text(l), text(first))) {
                 // `a` is a leaf at this level: `a.b...` becomes one key.
-                let literal = text((first.0, path_end));
-                if depth == 0 {
-                    out.field(b"", literal).extend_from_slice(value);
-                } else {
-                    scratch.push(b',');
-                    push_key(scratch, literal);
-                    scratch.extend_from_slice(value);
-                }
+                out.push(b',');
+                push_key(out, text((first.0, path_end)));
+                out.extend_from_slice(value);
                 continue;
             }
             for (j, &segment) in segments.iter().enumerate().skip(depth) {
                 let at = open.len();
-                let is_leaf = j + 1 == n;
-                if at == 0 {
-                    top = segment;
-                    if is_leaf {
-                        out.field(b"", text(segment)).extend_from_slice(value);
-                    }
-                } else {
-                    if last.get(at).copied().flatten().is_some() {
-                        scratch.push(b',');
-                    }
-                    push_key(scratch, text(segment));
-                    if is_leaf {
-                        scratch.extend_from_slice(value);
-                    }
+                if last.get(at).copied().flatten().is_some() {
+                    out.push(b',');
                 }
+                push_key(out, text(segment));
                 if let Some(slot) = last.get_mut(at) {
                     *slot = Some(segment);
                 }
-                if !is_leaf {
-                    scratch.push(b'{');
+                if j + 1 == n {
+                    out.extend_from_slice(value);
+                } else {
+                    out.push(b'{');
                     open.push(segment);
                     last.push(None);
                 }
             }
         }
         while open.pop().is_some() {
-            last.pop();
-            scratch.push(b'}');
-            if open.is_empty() {
-                out.field(b"", text(top)).extend_from_slice(scratch);
-                scratch.clear();
-            }
+            out.push(b'}');
+        }
+        out.push(b'}');
+    }
+
+    /// Adds every leaf of this tree to `other`, at `prefix` followed by its
+    /// path, in written order (for [`Event::write_reference`]).
+    fn copy_leaves(&self, prefix: &[u8], other: &mut Tree) {
+        let mut ends = self.leaves.iter().skip(1).map(|l| l.value as usize);
+        for leaf in &self.leaves {
+            let end = ends.next().unwrap_or(self.values.len());
+            let path = self.paths.get(leaf.path.0 as usize..leaf.path.1 as usize);
+            let value = self.values.get(leaf.value as usize..end);
+            other
+                .leaf2(prefix, path.unwrap_or_default())
+                .extend_from_slice(value.unwrap_or_default());
         }
     }
 }
@@ -794,6 +786,8 @@ fn path_order(a: &[u8], b: &[u8], from: usize) -> Ordering {
 
 /// Byte equality, eight bytes a step (a slice `==` calls `memcmp`, which
 /// Fluent Bit's interpreter runs byte by byte).
+// Out of line: five callers, none in a long loop (module size).
+#[inline(never)]
 fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
@@ -1006,25 +1000,25 @@ fn push_padded(out: &mut Vec<u8>, n: u64, width: u32) {
 }
 
 impl Fields<'_> {
-    /// Copies a string field to `path` and marks it used; false when it is
+    /// Copies a string field to `slot` and marks it used; false when it is
     /// absent or not a string.
     #[inline(never)]
-    pub(crate) fn string_to(&mut self, k: Known, tree: &mut Tree, path: &[u8]) -> bool {
+    pub(crate) fn string_to(&mut self, k: Known, event: &mut Event, slot: Slot) -> bool {
         let Some(text) = self.string(k) else {
             return false;
         };
-        tree.encoded(path, text);
+        event.encoded(slot, text);
         self.use_(k);
         true
     }
 
-    /// Copies a number field (its JSON text) to `path` and marks it used.
+    /// Copies a number field (its JSON text) to `slot` and marks it used.
     #[inline(never)]
-    pub(crate) fn number_to(&mut self, k: Known, tree: &mut Tree, path: &[u8]) -> bool {
+    pub(crate) fn number_to(&mut self, k: Known, event: &mut Event, slot: Slot) -> bool {
         let Some(text) = self.number(k) else {
             return false;
         };
-        tree.json(path, text);
+        event.json(slot, text);
         self.use_(k);
         true
     }
@@ -1108,17 +1102,16 @@ impl Activity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::PATH_MAX_SEGMENTS;
 
     fn tree(leaves: &[(&str, &str)]) -> String {
         let mut t = Tree::new();
         for (path, value) in leaves {
-            t.json(path.as_bytes(), value.as_bytes());
+            t.leaf(path.as_bytes()).extend_from_slice(value.as_bytes());
         }
-        let mut out = ObjectWriter::new();
-        out.begin();
-        t.write(&mut out);
-        out.finish();
-        String::from_utf8(out.text().to_vec()).unwrap()
+        let mut out = Vec::new();
+        t.write_object(PATH_MAX_SEGMENTS, &mut out);
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
