@@ -242,7 +242,7 @@ fn list(t: &mut Event, slot: Slot, items: &[Option<&[u8]>]) {
     let mut seen: [Option<&[u8]>; 2] = [None; 2];
     let mut count = 0;
     for item in items.iter().flatten() {
-        if !seen.contains(&Some(*item))
+        if !seen.iter().flatten().any(|s| super::same(s, item))
             && let Some(slot) = seen.get_mut(count)
         {
             *slot = Some(item);

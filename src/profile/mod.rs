@@ -531,9 +531,14 @@ fn parse_uint(text: &[u8]) -> Option<u64> {
     if text.is_empty() || (text.len() > 1 && text.first() == Some(&b'0')) {
         return None;
     }
+    // The overflow check by comparison: `checked_mul` on a u64 is a
+    // 128-bit multiply call in wasm32, once per digit.
     text.iter().try_fold(0u64, |n, &b| {
         let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
-        n.checked_mul(10)?.checked_add(u64::from(digit))
+        if n > u64::MAX / 10 {
+            return None;
+        }
+        (n * 10).checked_add(u64::from(digit))
     })
 }
 
@@ -785,16 +790,25 @@ fn path_order(a: &[u8], b: &[u8], from: usize) -> Ordering {
 }
 
 /// Byte equality, eight bytes a step (a slice `==` calls `memcmp`, which
-/// Fluent Bit's interpreter runs byte by byte).
+/// Fluent Bit's interpreter runs byte by byte), the last bytes as one word.
 // Out of line: five callers, none in a long loop (module size).
 #[inline(never)]
 fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let (words_a, rest_a) = a.as_chunks::<8>();
-    let (words_b, rest_b) = b.as_chunks::<8>();
-    words_a.iter().zip(words_b).all(|(x, y)| x == y) && rest_a == rest_b
+    let (words_a, _) = a.as_chunks::<8>();
+    let (words_b, _) = b.as_chunks::<8>();
+    words_a.iter().zip(words_b).all(|(x, y)| x == y) && last_word(a) == last_word(b)
+}
+
+/// The last eight bytes of `bytes` as a word, or all of them when fewer.
+fn last_word(bytes: &[u8]) -> u64 {
+    let tail = bytes.len().checked_sub(8).and_then(|at| bytes.get(at..));
+    match tail.and_then(<[u8]>::first_chunk::<8>) {
+        Some(word) => u64::from_le_bytes(*word),
+        None => bytes.iter().fold(0, |word, &b| word << 8 | u64::from(b)),
+    }
 }
 
 /// An insertion sort (stable, no recursion, no second buffer, small in
@@ -1090,11 +1104,17 @@ impl Activity {
         if fields.present(Known::ErrorMessage) {
             return Activity::Fail;
         }
-        match fields.string(Known::EventType) {
-            Some(b"established_connection") => Activity::Open,
-            Some(b"closed_connection") => Activity::Close,
-            Some(b"failed_to_connect") => Activity::Fail,
-            _ => Activity::Other,
+        // `same`, not a `match` on the strings: that compares with `memcmp`,
+        // byte by byte in Fluent Bit's interpreter.
+        let event_type = fields.string(Known::EventType).unwrap_or_default();
+        if same(event_type, b"established_connection") {
+            Activity::Open
+        } else if same(event_type, b"closed_connection") {
+            Activity::Close
+        } else if same(event_type, b"failed_to_connect") {
+            Activity::Fail
+        } else {
+            Activity::Other
         }
     }
 }
@@ -1153,6 +1173,29 @@ mod tests {
                     String::from_utf8_lossy(a),
                     String::from_utf8_lossy(b)
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn same_is_slice_equality() {
+        let texts: Vec<Vec<u8>> = (0..20)
+            .flat_map(|len| {
+                let base: Vec<u8> = (0..len).map(|i| b'a' + (i % 7) as u8).collect();
+                let mut changed = base.clone();
+                if let Some(last) = changed.last_mut() {
+                    *last = b'z';
+                }
+                let mut first = base.clone();
+                if let Some(b) = first.first_mut() {
+                    *b = 0;
+                }
+                [base, changed, first]
+            })
+            .collect();
+        for a in &texts {
+            for b in &texts {
+                assert_eq!(same(a, b), a == b, "{a:?} {b:?}");
             }
         }
     }
