@@ -151,9 +151,10 @@ pub(crate) fn map(f: &mut Fields<'_>, t: &mut Event) {
         f.use_(Duration);
     }
 
-    // The client.
+    // The client. (Each IP is checked once: `related.ip` takes them too.)
+    let client_ip = f.ip(ClientIp).map(|(ip, _)| ip);
     if f.string_to(ClientIp, t, at!(b"source.address"))
-        && let Some((ip, _)) = f.ip(ClientIp)
+        && let Some(ip) = client_ip
     {
         t.encoded(at!(b"source.ip"), ip);
     }
@@ -173,7 +174,8 @@ pub(crate) fn map(f: &mut Fields<'_>, t: &mut Event) {
             }
         }
     }
-    if let Some((ip, family)) = f.ip(ResourceIp) {
+    let resource_ip = f.ip(ResourceIp);
+    if let Some((ip, family)) = resource_ip {
         t.encoded(at!(b"destination.ip"), ip);
         t.encoded(
             at!(b"network.type"),
@@ -198,7 +200,8 @@ pub(crate) fn map(f: &mut Fields<'_>, t: &mut Event) {
 
     // Who.
     related_users(f, t);
-    related_ips(f, t);
+    let ips = [client_ip, resource_ip.map(|(ip, _)| ip)];
+    list(t, at!(b"related.ip"), &ips);
 }
 
 /// `source.geo.*` and `source.as.*` from v1 `client_geo` or v2 `location`.
@@ -224,12 +227,6 @@ fn geo(f: &mut Fields<'_>, t: &mut Event) {
 fn related_users(f: &Fields<'_>, t: &mut Event) {
     let users = [Known::UserId, Known::UserEmail].map(|k| f.string(k));
     list(t, at!(b"related.user"), &users);
-}
-
-/// `related.ip`: the client's and the resource's IPs.
-fn related_ips(f: &Fields<'_>, t: &mut Event) {
-    let ips = [Known::ClientIp, Known::ResourceIp].map(|k| f.ip(k).map(|(ip, _)| ip));
-    list(t, at!(b"related.ip"), &ips);
 }
 
 fn related(t: &mut Event, slot: Slot, text: &[u8]) {

@@ -122,9 +122,10 @@ const fn starts_with_at(path: &[u8], at: usize, name: &[u8]) -> bool {
 
 /// Whether `key` is a top-level name of `layout`.
 pub(crate) fn top_level(layout: &Layout, key: &[u8]) -> bool {
+    // The lengths first: `same` is a call, and most names differ in length.
     layout
         .iter()
-        .any(|node| node.depth == 0 && same(node.name, key))
+        .any(|node| node.depth == 0 && node.name.len() == key.len() && same(node.name, key))
 }
 
 /// An event being mapped: the values of a layout's leaves, and the
@@ -207,24 +208,30 @@ impl Event {
 
     /// Writes the event into `out` as top-level fields, in `layout`'s order:
     /// one walk, writing an object's key when the first value under it
-    /// comes, and each top-level object as one field.
+    /// comes.
+    ///
+    /// The whole event goes to `out` as one field (its first key, and the
+    /// rest of the text as that field's tail): its top-level names are
+    /// unique, and no record field shares one ([`super::Profiler::displaces`]
+    /// moves those), so the writer has no repeat to resolve among them, and
+    /// a field of the writer costs several times a field of text here.
     #[inline(never)]
     pub(crate) fn write(&mut self, layout: &Layout, out: &mut ObjectWriter, scratch: &mut Vec<u8>) {
         self.seal();
+        scratch.clear();
+        let mut first: Option<&'static [u8]> = None;
         // The objects enclosing the current node (`depth` of them), how
         // many of those are written (the outermost `written`), and per
         // level whether it has a field yet.
-        let mut names: [&[u8]; LAYOUT_DEPTH] = [b""; LAYOUT_DEPTH];
+        let mut names: [&'static [u8]; LAYOUT_DEPTH] = [b""; LAYOUT_DEPTH];
         let mut has_field = [false; LAYOUT_DEPTH + 1];
         let mut depth = 0;
         let mut written = 0;
-        // Past the last node, every object closes.
-        let end = Node {
-            depth: 0,
-            name: b"",
-            kind: Kind::Object,
-        };
-        for (i, node) in layout.iter().chain([&end]).enumerate() {
+        // Past the last node, every object closes (an index loop: a chained
+        // iterator costs more steps a node in Fluent Bit's interpreter).
+        const END: Node = object(0, b"");
+        for i in 0..=layout.len() {
+            let node = layout.get(i).unwrap_or(&END);
             let node_depth = usize::from(node.depth);
             // Close the objects this node is not in.
             while depth > node_depth {
@@ -232,9 +239,6 @@ impl Event {
                 if written > depth {
                     written -= 1;
                     scratch.push(b'}');
-                    if written == 0 {
-                        top_field(out, names.first(), scratch);
-                    }
                 }
             }
             let value = match node.kind {
@@ -250,8 +254,8 @@ impl Event {
                 }
                 Kind::CatchAll => {
                     if !self.catch_all.is_empty() {
-                        let value = out.field(b"", node.name);
-                        self.catch_all.write_object(PATH_MAX_SEGMENTS - 1, value);
+                        key(scratch, &mut first, has_field.get_mut(0), node.name);
+                        self.catch_all.write_object(PATH_MAX_SEGMENTS - 1, scratch);
                     }
                     continue;
                 }
@@ -260,22 +264,18 @@ impl Event {
                     None => continue,
                 },
             };
-            if depth == 0 {
-                top_field(out, Some(&node.name), value);
-                continue;
-            }
             // The enclosing objects' keys not written yet, outermost first.
             while written < depth {
-                if written == 0 {
-                    scratch.clear();
-                } else {
-                    open_key(scratch, has_field.get_mut(written), names.get(written));
-                }
+                let name = names.get(written).copied().unwrap_or_default();
+                key(scratch, &mut first, has_field.get_mut(written), name);
                 scratch.push(b'{');
                 written += 1;
             }
-            open_key(scratch, has_field.get_mut(depth), Some(&node.name));
+            key(scratch, &mut first, has_field.get_mut(depth), node.name);
             scratch.extend_from_slice(value);
+        }
+        if let Some(first) = first {
+            out.field(b"", first).extend_from_slice(scratch);
         }
     }
 
@@ -320,23 +320,25 @@ impl Event {
     }
 }
 
-/// Writes `,"name":` (the comma when the object has a field already).
-fn open_key(out: &mut Vec<u8>, has_field: Option<&mut bool>, name: Option<&&[u8]>) {
-    if let Some(has_field) = has_field {
+/// Writes `,"name":` (the comma when the object has a field already),
+/// except for the event's first key, which [`Event::write`] gives to the
+/// output writer.
+fn key(
+    out: &mut Vec<u8>,
+    first: &mut Option<&'static [u8]>,
+    has_field: Option<&mut bool>,
+    name: &'static [u8],
+) {
+    let Some(has_field) = has_field else { return };
+    if first.is_none() {
+        *first = Some(name);
+    } else {
         if *has_field {
             out.push(b',');
         }
-        *has_field = true;
+        push_key(out, name);
     }
-    push_key(out, name.copied().unwrap_or_default());
-}
-
-/// A top-level field of the event.
-// Out of line: one copy of the output writer's field code (module size).
-#[inline(never)]
-fn top_field(out: &mut ObjectWriter, name: Option<&&[u8]>, value: &[u8]) {
-    out.field(b"", name.copied().unwrap_or_default())
-        .extend_from_slice(value);
+    *has_field = true;
 }
 
 #[cfg(test)]

@@ -1013,7 +1013,7 @@ fn push_padded(out: &mut Vec<u8>, n: u64, width: u32) {
     }
 }
 
-impl Fields<'_> {
+impl<'a> Fields<'a> {
     /// Copies a string field to `slot` and marks it used; false when it is
     /// absent or not a string.
     #[inline(never)]
@@ -1079,9 +1079,9 @@ impl Fields<'_> {
             .find(|&k| self.string(k).is_some_and(alpha2))
     }
 
-    /// The resource's IP, when it is an IP literal.
+    /// A field's text and what kind of IP it is, when it is an IP literal.
     #[inline(never)]
-    pub(crate) fn ip(&self, k: Known) -> Option<(&[u8], Ip)> {
+    pub(crate) fn ip(&self, k: Known) -> Option<(&'a [u8], Ip)> {
         let text = self.string(k)?;
         Some((text, ip_literal(text)?))
     }
