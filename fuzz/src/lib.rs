@@ -74,8 +74,10 @@ pub fn check_profiles(
         } else {
             Options::profile(profile)
         };
-        // A record's profiles take the fast path too: it must give what
-        // decoding the line first gives, byte for byte.
+        // A record's profiles take the fast path too, and write their
+        // schema's layout in one walk: they must give what the reference
+        // (the line decoded first, every leaf sorted and nested) gives,
+        // byte for byte.
         let reference = match input {
             Input::Line(_) => None,
             Input::Record(record) => {

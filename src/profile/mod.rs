@@ -1208,6 +1208,17 @@ mod tests {
             longer.push(b'x');
             assert_eq!(known(&longer), None);
             assert_eq!(known(&name[1..]), None);
+            // Any one byte changed.
+            for i in 0..name.len() {
+                let mut changed = name.to_vec();
+                changed[i] ^= 0x20;
+                assert_eq!(
+                    known(&changed),
+                    None,
+                    "{}",
+                    String::from_utf8_lossy(&changed)
+                );
+            }
         }
         for other in [
             &b""[..],
