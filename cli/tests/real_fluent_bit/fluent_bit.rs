@@ -16,12 +16,26 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(50);
 
-/// A port nobody listens on now (the OS picks it; Fluent Bit binds it next).
+/// A port nobody listens on now (the OS picks it; Fluent Bit binds it next),
+/// and never one handed out before in this process: the OS may give a port
+/// just closed to the next caller, and two Fluent Bits started side by side
+/// would then share one (the second cannot bind it, and its test would read
+/// the first one's counters).
 pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("bind a local port")
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    loop {
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|l| l.local_addr())
+            .expect("bind a local port")
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Fluent Bit's counters: `section` (`input`, `filter`, `output`) →
@@ -111,6 +125,15 @@ pub fn start(binary: &Path, config: &Path, port: u16, log: &Path) -> Result<Runn
     };
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
+        // Counters on the port are ours only if this Fluent Bit bound it.
+        if std::fs::read_to_string(log).is_ok_and(|text| text.contains("could not bind address")) {
+            let stopped = running.stop();
+            return Err(format!(
+                "Fluent Bit could not bind its HTTP port {port} ({}):\n{}",
+                running_label(config),
+                tail(&stopped.log)
+            ));
+        }
         if running.metrics().is_ok() {
             return Ok(running);
         }
